@@ -1,0 +1,122 @@
+"""The parsed form of card sources: files, cards, code blocks and their locations."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOTE_TYPES = ("basic", "reversed")
+"""Note types a card may name; the first is the default."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a source file: 1-based line and column."""
+
+    path: Path
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """A fenced code block as written, with its info string split into parts."""
+
+    location: Location
+    """Where the opening fence is."""
+    language: str
+    """First word of the info string, or "" for a block with no language."""
+    options: dict[str, str]
+    """`key` or `key=value` words after the language; a bare key maps to ""."""
+    code: str
+    """The block's text, without fences, ending in a newline unless empty."""
+    info: str = ""
+    """The whole info string, as written."""
+
+    @property
+    def first_code_line(self) -> int:
+        """Return the source line of the block's first line of code."""
+        return self.location.line + 1
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card: a question, an answer and what the source says about them."""
+
+    location: Location
+    """Where the card's heading is."""
+    question: str
+    """Markdown of the question: the heading text, then any lines before `???`."""
+    answer: str
+    """Markdown of the answer, with the card's metadata comment removed."""
+    deck: str
+    tags: tuple[str, ...]
+    note_type: str
+    explicit_id: str | None = None
+    question_line: int = 0
+    """Source line where the question's Markdown starts (the heading line)."""
+    answer_line: int = 0
+    """Source line where the answer's Markdown starts."""
+    blocks: tuple[CodeBlock, ...] = ()
+    """Every fenced code block in the card, question first, in source order."""
+    setup: tuple[str, ...] = ()
+    """Names of hidden setup modules the card's code builds on."""
+
+    @property
+    def id(self) -> str:
+        """Return the card's stable id: the explicit one, or one derived from text."""
+        if self.explicit_id is not None:
+            return self.explicit_id
+        return derive_id(self.deck, self.question)
+
+    @property
+    def title(self) -> str:
+        """Return the question's first line, for messages."""
+        return self.question.strip().splitlines()[0] if self.question.strip() else ""
+
+    @property
+    def has_question(self) -> bool:
+        return bool(self.question.strip())
+
+    @property
+    def has_answer(self) -> bool:
+        return bool(self.answer.strip())
+
+    @property
+    def is_complete(self) -> bool:
+        return self.has_question and self.has_answer
+
+    def replace(self, **changes: object) -> Card:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CardFile:
+    """A parsed card source file."""
+
+    path: Path
+    deck: str
+    tags: tuple[str, ...]
+    note_type: str
+    cards: tuple[Card, ...] = ()
+    setup: tuple[str, ...] = ()
+    """Hidden setup modules for every card in the file."""
+    preamble: str = ""
+    """Markdown before the first card; never part of a card."""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def derive_id(deck: str, question: str) -> str:
+    """Return the id of a card that has none: a short hash of deck and question.
+
+    Whitespace is normalised so that re-wrapping a question keeps its id; the card's
+    position is deliberately not an input, so inserting a card leaves the others alone.
+    """
+    normalised = " ".join(question.split())
+    digest = hashlib.sha256(f"{deck}\x1f{normalised}".encode()).hexdigest()
+    return digest[:12]
