@@ -1,0 +1,58 @@
+"""Diagnostics collected during a build, and the summary that decides the exit code."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from deckbuilder.model import Location
+
+
+class Severity(enum.Enum):
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A located problem: compiler-style, with the remedy in parentheses."""
+
+    location: Location
+    severity: Severity
+    message: str
+    remedy: str = ""
+
+    def __str__(self) -> str:
+        remedy = f" ({self.remedy})" if self.remedy else ""
+        return f"{self.location}: {self.severity.value}: {self.message}{remedy}"
+
+
+@dataclass
+class Report:
+    """What a build or check found and wrote."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    decks: int = 0
+    cards: int = 0
+    incomplete: int = 0
+    packages: list[str] = field(default_factory=list)
+
+    def warn(self, location: Location, message: str, remedy: str = "") -> None:
+        self.diagnostics.append(
+            Diagnostic(location, Severity.WARNING, message, remedy)
+        )
+
+    def error(self, location: Location, message: str, remedy: str = "") -> None:
+        self.diagnostics.append(Diagnostic(location, Severity.ERROR, message, remedy))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
