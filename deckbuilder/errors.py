@@ -30,5 +30,5 @@ class PackageError(DeckbuilderError):
     """A package cannot be written."""
 
 
-class ImportError_(DeckbuilderError):
+class ExportFormatError(DeckbuilderError):
     """An export from another tool cannot be read."""
