@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 NOTE_TYPES = ("basic", "reversed")
@@ -66,6 +66,8 @@ class Card:
     """Every fenced code block in the card, question first, in source order."""
     setup: tuple[str, ...] = ()
     """Names of hidden setup modules the card's code builds on."""
+    metadata_line: int | None = None
+    """Source line of the card's metadata comment, if it has one."""
 
     @property
     def id(self) -> str:
@@ -108,7 +110,8 @@ class CardFile:
     """Hidden setup modules for every card in the file."""
     preamble: str = ""
     """Markdown before the first card; never part of a card."""
-    extra: dict[str, object] = field(default_factory=dict)
+    preamble_blocks: tuple[CodeBlock, ...] = ()
+    """Fenced blocks of the preamble; `python setup` ones run before every card."""
 
 
 def derive_id(deck: str, question: str) -> str:

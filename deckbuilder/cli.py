@@ -1,0 +1,146 @@
+"""The `deckbuilder` command line: parse arguments, call the core, report, exit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional, TypeVar
+
+import typer
+
+from deckbuilder import __version__
+from deckbuilder.errors import DeckbuilderError
+from deckbuilder.options import Options
+from deckbuilder.report import Report
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Compile Markdown flashcards into Anki packages, and keep their code honest.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Paths = Annotated[
+    Optional[list[Path]],  # noqa: UP045 - Typer reads this annotation at run time
+    typer.Argument(help="Card files or folders of them.", show_default="cards/"),
+]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Treat incomplete cards as errors (for CI).")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"deckbuilder {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Compile Markdown flashcards into Anki packages.
+
+    Exit codes: 0 success (warnings allowed), 1 errors in the cards or the build,
+    2 wrong command-line usage.
+    """
+
+
+@app.command()
+def build(
+    paths: Paths = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the .apkg packages.")
+    ] = Path("build"),
+    strict: Strict = False,
+    include_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--include-incomplete",
+            help="Ship incomplete cards, tagged 'incomplete' and marked on the card.",
+        ),
+    ] = False,
+    bundle: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--bundle", metavar="NAME", help="Write all decks into one NAME.apkg."
+        ),
+    ] = None,
+) -> None:
+    """Build one .apkg per deck from the card files."""
+    from deckbuilder.pipeline import build as run_build
+
+    options = Options(
+        out=out, strict=strict, include_incomplete=include_incomplete, bundle=bundle
+    )
+    report = _run(lambda: run_build(_paths(paths), options))
+    _finish(report, verb="built")
+
+
+@app.command()
+def check(paths: Paths = None, strict: Strict = False) -> None:
+    """Parse and render every card and report problems; write nothing."""
+    from deckbuilder.pipeline import check as run_check
+
+    report = _run(lambda: run_check(_paths(paths), Options(strict=strict)))
+    _finish(report, verb="checked")
+
+
+@app.command()
+def ids(paths: Paths = None) -> None:
+    """Write every card's current id into its source as <!-- id: ... -->."""
+    from deckbuilder.ids import write_ids
+
+    report = Report()
+    written = _run(lambda: write_ids(_paths(paths), report))
+    _print_diagnostics(report)
+    for path, count in written.items():
+        typer.echo(f"{path}: wrote {count} id{'s' * (count != 1)}")
+    if not written and not report.errors:
+        typer.echo("every card already has an id")
+    raise typer.Exit(report.exit_code)
+
+
+def _paths(paths: list[Path] | None) -> list[Path]:
+    return paths or [Path("cards")]
+
+
+def _run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except DeckbuilderError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+
+
+def _print_diagnostics(report: Report) -> None:
+    for diagnostic in report.diagnostics:
+        typer.echo(str(diagnostic), err=True)
+
+
+def _finish(report: Report, *, verb: str) -> None:
+    _print_diagnostics(report)
+    parts = [
+        f"{report.decks} deck{'s' * (report.decks != 1)}",
+        f"{report.cards} card{'s' * (report.cards != 1)}",
+    ]
+    if report.incomplete:
+        parts.append(f"{report.incomplete} incomplete")
+    parts.append(f"{len(report.warnings)} warning{'s' * (len(report.warnings) != 1)}")
+    parts.append(f"{len(report.errors)} error{'s' * (len(report.errors) != 1)}")
+    typer.echo(f"{verb} {', '.join(parts)}", err=True)
+    for package in report.packages:
+        typer.echo(f"wrote {package}")
+    raise typer.Exit(report.exit_code)
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

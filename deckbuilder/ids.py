@@ -1,0 +1,82 @@
+"""Write each card's derived id into its source, so later question edits keep the note."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from deckbuilder.pipeline import find_sources
+from deckbuilder.errors import SourceError
+from deckbuilder.model import Card
+from deckbuilder.parse import decode, parse_text, default_deck
+from deckbuilder.report import Report
+
+
+def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
+    """Give every card under `paths` an explicit id equal to its current one.
+
+    Returns how many ids were written per changed file. A file with errors is left
+    untouched, and so is every file when two cards share an id.
+    """
+    plans: dict[Path, tuple[bytes, list[Card]]] = {}
+    owners: dict[str, Card] = {}
+    for source in find_sources(paths):
+        data = source.path.read_bytes()
+        try:
+            parsed = parse_text(
+                decode(data, source.path),
+                source.path,
+                default_deck=default_deck(source.path, source.root),
+            )
+        except SourceError as error:
+            assert error.location is not None
+            report.error(error.location, error.message, error.remedy)
+            continue
+        report.diagnostics.extend(parsed.diagnostics)
+        if any(d.location.path == source.path for d in report.errors):
+            continue
+        for card in parsed.file.cards:
+            first = owners.setdefault(card.id, card)
+            if first is not card:
+                report.error(
+                    card.location,
+                    f"card id {card.id!r} is also the id of the card at {first.location}",
+                    "reword one of the questions or give it an explicit id, then "
+                    "run `deckbuilder ids` again",
+                )
+        missing = [card for card in parsed.file.cards if card.explicit_id is None]
+        if missing:
+            plans[source.path] = (data, missing)
+    if report.errors:
+        return {}
+    for path, (data, cards) in plans.items():
+        _rewrite(path, data, cards)
+    return {path: len(cards) for path, (_, cards) in plans.items()}
+
+
+def _rewrite(path: Path, data: bytes, cards: list[Card]) -> None:
+    newline = "\r\n" if b"\r\n" in data else "\r" if b"\r" in data else "\n"
+    bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
+    lines = decode(data, path).split("\n")
+    # Bottom to top, so each insertion leaves the earlier cards' line numbers valid.
+    for card in sorted(cards, key=lambda card: card.location.line, reverse=True):
+        if card.metadata_line is not None:
+            index = card.metadata_line - 1
+            lines[index] = lines[index].replace("<!--", f"<!-- id: {card.id};", 1)
+        else:
+            lines.insert(card.location.line, f"<!-- id: {card.id} -->")
+    _replace_file(path, (bom + newline.join(lines)).encode())
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

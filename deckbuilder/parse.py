@@ -1,0 +1,396 @@
+"""Parse card source files into the model: front matter, cards, metadata, code blocks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deckbuilder.errors import SourceError
+from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
+from deckbuilder.model import NOTE_TYPES, Card, CardFile, CodeBlock, Location
+from deckbuilder.report import Diagnostic, Severity
+
+_HEADING = re.compile(r"^ {0,3}##(?=[ \t]|$)(?P<text>.*)$")
+_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_METADATA = re.compile(r"^\s*<!--(?P<body>.*?)-->\s*$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SEPARATOR = "???"
+_FRONT_MATTER_KEYS = ("deck", "tags", "type", "setup")
+_METADATA_KEYS = ("id", "tags", "type", "setup")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed file and the problems found in it that did not stop the parse."""
+
+    file: CardFile
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def read_card_file(path: Path, root: Path) -> Parsed:
+    """Read and parse one card file; the default deck comes from its path under root."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SourceError(
+            f"cannot read card file: {error.strerror}",
+            Location(path, 1),
+            "check that the file exists and is readable",
+        ) from error
+    return parse_text(decode(data, path), path, default_deck=default_deck(path, root))
+
+
+def decode(data: bytes, path: Path) -> str:
+    """Decode a card file as UTF-8 (a byte-order mark is allowed), with \\n newlines."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise SourceError(
+            f"file is not valid UTF-8 (byte 0x{data[error.start]:02x})",
+            Location(path, line, column),
+            "save the file as UTF-8",
+        ) from error
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def default_deck(path: Path, root: Path) -> str:
+    """Return the deck name a file gets without front matter: its path under root."""
+    try:
+        relative = path.with_suffix("").relative_to(root)
+    except ValueError:
+        relative = Path(path.stem)
+    return "::".join(relative.parts) or path.stem
+
+
+def parse_text(text: str, path: Path, *, default_deck: str) -> Parsed:
+    """Parse the text of a card file."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    settings, body_start = _front_matter(lines, path)
+    fences = find_fences(lines)
+    for fence in fences:
+        if fence.end is None:
+            raise SourceError(
+                "code block is never closed",
+                Location(path, fence.start + 1, fence.indent + 1),
+                f"close it with a line holding {fence.marker}",
+            )
+    in_fence = fenced_line_mask(lines, fences)
+    headings = [
+        index
+        for index in range(body_start, len(lines))
+        if not in_fence[index] and _HEADING.match(lines[index])
+    ]
+    builder = _FileParser(path, lines, fences, in_fence, settings, default_deck)
+    return builder.parse(body_start, headings)
+
+
+def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
+    if not lines or lines[0].rstrip() != "---":
+        return {}, 0
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() in ("---", "..."):
+            break
+    else:
+        raise SourceError(
+            "front matter is never closed",
+            Location(path, 1),
+            "end it with a line holding ---",
+        )
+    try:
+        loaded = yaml.safe_load("\n".join(lines[1:index]))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise SourceError(
+            f"front matter is not valid YAML: {problem}",
+            Location(path, line),
+            "write it as `key: value` lines, e.g. `deck: Machine Learning::GANs`",
+        ) from error
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise SourceError(
+            "front matter must be a mapping of keys to values",
+            Location(path, 2),
+            "write it as `key: value` lines, e.g. `deck: Machine Learning::GANs`",
+        )
+    for key in loaded:
+        if key not in _FRONT_MATTER_KEYS:
+            raise SourceError(
+                f"unknown front matter key {key!r}",
+                Location(path, _key_line(lines, index, str(key))),
+                f"use one of: {', '.join(_FRONT_MATTER_KEYS)}",
+            )
+    return loaded, index + 1
+
+
+def _key_line(lines: list[str], end: int, key: str) -> int:
+    for index in range(1, end):
+        if lines[index].lstrip().startswith(f"{key}:"):
+            return index + 1
+    return 1
+
+
+class _FileParser:
+    def __init__(
+        self,
+        path: Path,
+        lines: list[str],
+        fences: list[Fence],
+        in_fence: list[bool],
+        settings: dict[str, Any],
+        default_deck: str,
+    ) -> None:
+        self.path = path
+        self.lines = lines
+        self.fences = fences
+        self.in_fence = in_fence
+        self.diagnostics: list[Diagnostic] = []
+        where = Location(path, _key_line(lines, len(lines), "deck"))
+        self.deck = _deck_name(settings.get("deck", default_deck), where)
+        self.tags = _tags(settings.get("tags"), self._at_key("tags"))
+        self.note_type = _note_type(settings.get("type", NOTE_TYPES[0]), self._at_key("type"))
+        self.setup = _names(settings.get("setup"), self._at_key("setup"), "setup")
+
+    def _at_key(self, key: str) -> Location:
+        return Location(self.path, _key_line(self.lines, len(self.lines), key))
+
+    def parse(self, body_start: int, headings: list[int]) -> Parsed:
+        preamble_end = headings[0] if headings else len(self.lines)
+        ends = [*headings[1:], len(self.lines)]
+        cards = tuple(
+            card
+            for start, end in zip(headings, ends)
+            if (card := self._card(start, end)) is not None
+        )
+        if not cards and not self.diagnostics:
+            self.diagnostics.append(
+                Diagnostic(
+                    Location(self.path, 1),
+                    Severity.WARNING,
+                    "file has no cards",
+                    "start each card with a `## question` heading",
+                )
+            )
+        file = CardFile(
+            path=self.path,
+            deck=self.deck,
+            tags=self.tags,
+            note_type=self.note_type,
+            cards=cards,
+            setup=self.setup,
+            preamble="\n".join(self.lines[body_start:preamble_end]).strip(),
+            preamble_blocks=self._blocks(body_start, preamble_end),
+        )
+        return Parsed(file, tuple(self.diagnostics))
+
+    def _card(self, start: int, end: int) -> Card | None:
+        heading = _HEADING.match(self.lines[start])
+        assert heading is not None
+        title = _CLOSING_HASHES.sub("", heading["text"].strip()).strip()
+        location = Location(self.path, start + 1)
+        body = start + 1
+        while body < end and not self.lines[body].strip():
+            body += 1
+        metadata: dict[str, str] = {}
+        metadata_line = None
+        if body < end and (comment := _METADATA.match(self.lines[body])):
+            metadata = self._metadata(comment["body"], Location(self.path, body + 1))
+            metadata_line = body + 1
+            body += 1
+        question, answer, answer_start = self._split_question(title, body, end, location)
+        try:
+            return Card(
+                location=location,
+                question=question,
+                answer=answer,
+                deck=self.deck,
+                tags=_merge(self.tags, _tags(metadata.get("tags"), location)),
+                note_type=_note_type(metadata.get("type", self.note_type), location),
+                explicit_id=self._explicit_id(metadata, location),
+                question_line=start + 1,
+                answer_line=answer_start + 1,
+                blocks=self._blocks(start, end),
+                setup=self.setup + _names(metadata.get("setup"), location, "setup"),
+                metadata_line=metadata_line,
+            )
+        except SourceError as error:
+            self._error(error)
+            return None
+
+    def _split_question(
+        self, title: str, body: int, end: int, location: Location
+    ) -> tuple[str, str, int]:
+        separators = [
+            index
+            for index in range(body, end)
+            if not self.in_fence[index] and self.lines[index].strip() == _SEPARATOR
+        ]
+        for extra in separators[1:]:
+            self.diagnostics.append(
+                Diagnostic(
+                    Location(self.path, extra + 1),
+                    Severity.ERROR,
+                    "card has a second `???` line",
+                    "a card has one `???`, between its question and its answer",
+                )
+            )
+        if not separators:
+            return title, self._text(body, end), self._first_text_line(body, end)
+        split = separators[0]
+        more_start = self._first_text_line(body, split)
+        more = self._text(body, split)
+        # Pad with blank lines so that line N of the question text is source line
+        # heading + N: render warnings then point at the right line.
+        gap = "\n" * (more_start - (location.line - 1))
+        question = f"{title}{gap}{more}" if more else title
+        return question, self._text(split + 1, end), self._first_text_line(split + 1, end)
+
+    def _text(self, start: int, end: int) -> str:
+        start = self._first_text_line(start, end)
+        return "\n".join(self.lines[start:end]).rstrip()
+
+    def _first_text_line(self, start: int, end: int) -> int:
+        while start < end and not self.lines[start].strip():
+            start += 1
+        return start
+
+    def _metadata(self, body: str, location: Location) -> dict[str, str]:
+        entries: dict[str, str] = {}
+        for entry in filter(None, (part.strip() for part in body.split(";"))):
+            key, colon, value = entry.partition(":")
+            key = key.strip()
+            if not colon or key not in _METADATA_KEYS:
+                self._error(
+                    SourceError(
+                        f"unknown card metadata entry {entry!r}",
+                        location,
+                        f"write `key: value` entries separated by `;`, with keys "
+                        f"{', '.join(_METADATA_KEYS)}",
+                    )
+                )
+                continue
+            entries[key] = value.strip()
+        return entries
+
+    def _explicit_id(self, metadata: dict[str, str], location: Location) -> str | None:
+        if "id" not in metadata:
+            return None
+        card_id = metadata["id"]
+        if not _ID.match(card_id):
+            raise SourceError(
+                f"card id {card_id!r} is not valid",
+                location,
+                "use letters, digits, `.`, `_` and `-`, starting with a letter or digit",
+            )
+        return card_id
+
+    def _blocks(self, start: int, end: int) -> tuple[CodeBlock, ...]:
+        blocks = []
+        for fence in self.fences:
+            if not start <= fence.start < end:
+                continue
+            location = Location(self.path, fence.start + 1, fence.indent + 1)
+            try:
+                language, options = split_info(fence.info)
+            except ValueError as error:
+                self._error(
+                    SourceError(
+                        f"cannot read the code block's info string: {error}",
+                        location,
+                        'close every quote, e.g. skip="needs a GPU"',
+                    )
+                )
+                language, options = fence.language, {}
+            blocks.append(CodeBlock(location, language, options, fence.code, fence.info))
+        return tuple(blocks)
+
+    def _error(self, error: SourceError) -> None:
+        assert error.location is not None
+        self.diagnostics.append(
+            Diagnostic(error.location, Severity.ERROR, error.message, error.remedy)
+        )
+
+
+def _deck_name(value: object, location: Location) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SourceError(
+            "deck name must be a non-empty string",
+            location,
+            "write e.g. `deck: Machine Learning::GANs`",
+        )
+    parts = [part.strip() for part in value.split("::")]
+    if any(not part for part in parts) or any(not c.isprintable() for c in value):
+        raise SourceError(
+            f"deck name {value!r} cannot be used in Anki",
+            location,
+            "use printable text, with `::` only between non-empty deck names",
+        )
+    return "::".join(parts)
+
+
+def _tags(value: object, location: Location) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        words: list[object] = list(value.split())
+    elif isinstance(value, list):
+        words = value
+    else:
+        raise SourceError(
+            "tags must be a list or a space-separated string",
+            location,
+            "write e.g. `tags: [gans, tensorflow]`",
+        )
+    tags = []
+    for word in words:
+        if not isinstance(word, str | int) or not str(word).strip():
+            raise SourceError(f"tag {word!r} is not a word", location, "write tags as words")
+        tag = str(word).strip()
+        if any(c.isspace() or c == '"' or not c.isprintable() for c in tag):
+            raise SourceError(
+                f"tag {tag!r} cannot be used in Anki",
+                location,
+                "tags cannot hold spaces or quotes; use `-` or `::` instead",
+            )
+        tags.append(tag)
+    return tuple(tags)
+
+
+def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *second)))
+
+
+def _note_type(value: object, location: Location) -> str:
+    if value not in NOTE_TYPES:
+        raise SourceError(
+            f"unknown note type {value!r}",
+            location,
+            f"use one of: {', '.join(NOTE_TYPES)}",
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def _names(value: object, location: Location, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names = value.split() if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(
+        isinstance(name, str) and name.isidentifier() for name in names
+    ):
+        raise SourceError(
+            f"{key} must name Python modules",
+            location,
+            f"write e.g. `{key}: gan_tf1`",
+        )
+    return tuple(names)

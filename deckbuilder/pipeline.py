@@ -1,0 +1,237 @@
+"""Chain the stages: find sources, parse, check, render and package them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deckbuilder.errors import SourceError
+from deckbuilder.model import Card, CardFile
+from deckbuilder.options import Options
+from deckbuilder.parse import read_card_file
+from deckbuilder.report import Report
+
+if TYPE_CHECKING:
+    from deckbuilder.package import Note
+    from deckbuilder.render import Renderer
+
+INCOMPLETE_TAG = "incomplete"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A card file to read, and the folder its default deck name is relative to."""
+
+    path: Path
+    root: Path
+
+
+def find_sources(paths: Iterable[Path]) -> list[Source]:
+    """Return the card files under `paths`: `.md` files, folders searched deeply."""
+    sources: list[Source] = []
+    for path in paths:
+        if path.is_dir():
+            sources += [Source(file, path) for file in sorted(path.rglob("*.md"))]
+        elif path.is_file():
+            sources.append(Source(path, path.parent))
+        else:
+            raise SourceError(
+                f"no such file or folder: {path}",
+                remedy="pass card files or folders that hold them, e.g. cards/",
+            )
+    return sources
+
+
+def load(paths: Sequence[Path], report: Report) -> list[CardFile]:
+    """Parse every card file under `paths`, recording problems in `report`."""
+    files = []
+    for source in find_sources(paths):
+        try:
+            parsed = read_card_file(source.path, source.root)
+        except SourceError as error:
+            assert error.location is not None
+            report.error(error.location, error.message, error.remedy)
+            continue
+        report.diagnostics.extend(parsed.diagnostics)
+        files.append(parsed.file)
+    return files
+
+
+def select_cards(files: Sequence[CardFile], options: Options, report: Report) -> list[Card]:
+    """Check cards across files and return those to ship, in source order."""
+    cards = [card for file in files for card in file.cards]
+    _check_ids(cards, report)
+    _check_questions(cards, report)
+    shipped = []
+    for card in cards:
+        if card.is_complete:
+            shipped.append(card)
+            continue
+        report.incomplete += 1
+        _report_incomplete(card, options, report)
+        if options.include_incomplete:
+            shipped.append(card)
+    return shipped
+
+
+def _report_incomplete(card: Card, options: Options, report: Report) -> None:
+    if not card.has_question:
+        missing = "no question and no answer" if not card.has_answer else "no question"
+        message = f"card has {missing}"
+        remedy = "write the question after `##`"
+    else:
+        message = f'card "{_shorten(card.title)}" has no answer'
+        remedy = "write the answer below the heading"
+    if options.strict:
+        report.error(card.location, message, remedy)
+    else:
+        report.warn(card.location, message, remedy)
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
+def _check_ids(cards: Sequence[Card], report: Report) -> None:
+    seen: dict[str, Card] = {}
+    for card in cards:
+        first = seen.setdefault(card.id, card)
+        if first is card:
+            continue
+        if card.explicit_id is not None:
+            report.error(
+                card.location,
+                f"duplicate card id {card.id!r}",
+                f"{first.location} uses it already; give each card its own id",
+            )
+        else:
+            report.error(
+                card.location,
+                f'the question "{_shorten(card.title)}" is already a card of deck '
+                f'"{card.deck}"',
+                f"{first.location} asks it too; reword one or give each an explicit id",
+            )
+
+
+def _check_questions(cards: Sequence[Card], report: Report) -> None:
+    # Same question, different explicit ids: legal, but likely a copy left behind.
+    seen: dict[tuple[str, str], Card] = {}
+    for card in cards:
+        if card.explicit_id is None or not card.has_question:
+            continue
+        key = (card.deck, " ".join(card.question.split()))
+        first = seen.setdefault(key, card)
+        if first is not card:
+            report.warn(
+                card.location,
+                f'deck "{card.deck}" already has the question "{_shorten(card.title)}"',
+                f"see {first.location}; merge the two cards or reword one",
+            )
+
+
+def package_name(deck: str) -> str:
+    """Return the package file stem for a deck: `Machine Learning::GANs` gives
+    `machine-learning.gans`."""
+    parts = [re.sub(r"[^\w]+", "-", part.lower()).strip("-_") for part in deck.split("::")]
+    return ".".join(part or "deck" for part in parts)
+
+
+def check(paths: Sequence[Path], options: Options) -> Report:
+    """Parse and render everything under `paths`, write nothing, report problems."""
+    report = Report()
+    _compile(paths, options, report)
+    return report
+
+
+def build(paths: Sequence[Path], options: Options) -> Report:
+    """Build one package per deck (or one bundle) from the cards under `paths`."""
+    from deckbuilder.package import write_package
+
+    report = Report()
+    notes = _compile(paths, options, report)
+    if report.errors:
+        return report
+
+    packages = _group(notes, options, report)
+    if report.errors:
+        return report
+    css = _stylesheet()
+    for name, group in packages.items():
+        path = options.out / f"{name}.apkg"
+        write_package(group, path, css)
+        report.packages.append(str(path))
+    return report
+
+
+def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:
+    from deckbuilder.render import Renderer
+
+    files = load(paths, report)
+    cards = select_cards(files, options, report)
+    renderer = Renderer()
+    notes = [_note(card, renderer, report) for card in cards]
+    report.decks = len({card.deck for card in cards})
+    report.cards = len(cards)
+    return notes
+
+
+def _note(card: Card, renderer: Renderer, report: Report) -> Note:
+    from deckbuilder.package import Note
+
+    question = renderer.render(card.question, path=card.location.path, first_line=card.question_line)
+    answer = renderer.render(card.answer, path=card.location.path, first_line=card.answer_line)
+    report.diagnostics.extend(question.diagnostics)
+    report.diagnostics.extend(answer.diagnostics)
+    front, back, tags = question.html, answer.html, card.tags
+    if not card.is_complete:
+        banner = _incomplete_banner(card)
+        front, back = banner + front, banner + back
+        tags = (*tags, INCOMPLETE_TAG)
+    return Note(
+        card_id=card.id,
+        deck=card.deck,
+        note_type=card.note_type,
+        front=front,
+        back=back,
+        location=card.location,
+        tags=tags,
+    )
+
+
+def _incomplete_banner(card: Card) -> str:
+    missing = " and ".join(
+        side
+        for side, present in (("question", card.has_question), ("answer", card.has_answer))
+        if not present
+    )
+    return f'<div class="incomplete">Incomplete card: no {missing} yet</div>'
+
+
+def _group(notes: Sequence[Note], options: Options, report: Report) -> dict[str, list[Note]]:
+    if options.bundle is not None:
+        return {options.bundle: list(notes)} if notes else {}
+    packages: dict[str, list[Note]] = {}
+    owners: dict[str, str] = {}
+    for note in notes:
+        name = package_name(note.deck)
+        owner = owners.setdefault(name, note.deck)
+        if owner != note.deck:
+            report.error(
+                note.location,
+                f'decks "{owner}" and "{note.deck}" would both be written to {name}.apkg',
+                "rename one of the decks",
+            )
+            continue
+        packages.setdefault(name, []).append(note)
+    return packages
+
+
+def _stylesheet() -> str:
+    from deckbuilder.highlight import stylesheet
+
+    return stylesheet()
+
+
