@@ -37,9 +37,7 @@ def find_fences(lines: list[str]) -> list[Fence]:
     index = 0
     while index < len(lines):
         opening = _OPEN.match(lines[index])
-        if opening is None or (
-            opening["marker"][0] == "`" and "`" in opening["info"]
-        ):
+        if opening is None or (opening["marker"][0] == "`" and "`" in opening["info"]):
             index += 1
             continue
         fence = _read_fence(lines, index, opening)

@@ -1,4 +1,4 @@
-"""Write each card's derived id into its source, so later question edits keep the note."""
+"""Write each card's derived id into its source, so question edits keep the note."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from deckbuilder.pipeline import find_sources
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Card
-from deckbuilder.parse import decode, parse_text, default_deck
+from deckbuilder.parse import decode, default_deck, parse_text
+from deckbuilder.pipeline import find_sources
 from deckbuilder.report import Report
 
 
@@ -42,7 +42,7 @@ def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
             if first is not card:
                 report.error(
                     card.location,
-                    f"card id {card.id!r} is also the id of the card at {first.location}",
+                    f"card id {card.id!r} is also the id of {first.location}",
                     "reword one of the questions or give it an explicit id, then "
                     "run `deckbuilder ids` again",
                 )

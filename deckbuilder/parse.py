@@ -1,4 +1,4 @@
-"""Parse card source files into the model: front matter, cards, metadata, code blocks."""
+"""Parse card files into the model: front matter, cards, metadata, code blocks."""
 
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
         raise SourceError(
             f"front matter is not valid YAML: {problem}",
             Location(path, line),
-            "write it as `key: value` lines, e.g. `deck: Machine Learning::GANs`",
+            "write `key: value` lines and quote values that hold `: `, "
+            "e.g. `deck: 'ML :: GANs'`",
         ) from error
     if loaded is None:
         loaded = {}
@@ -158,7 +159,9 @@ class _FileParser:
         where = Location(path, _key_line(lines, len(lines), "deck"))
         self.deck = _deck_name(settings.get("deck", default_deck), where)
         self.tags = _tags(settings.get("tags"), self._at_key("tags"))
-        self.note_type = _note_type(settings.get("type", NOTE_TYPES[0]), self._at_key("type"))
+        self.note_type = _note_type(
+            settings.get("type", NOTE_TYPES[0]), self._at_key("type")
+        )
         self.setup = _names(settings.get("setup"), self._at_key("setup"), "setup")
 
     def _at_key(self, key: str) -> Location:
@@ -169,7 +172,7 @@ class _FileParser:
         ends = [*headings[1:], len(self.lines)]
         cards = tuple(
             card
-            for start, end in zip(headings, ends)
+            for start, end in zip(headings, ends, strict=True)
             if (card := self._card(start, end)) is not None
         )
         if not cards and not self.diagnostics:
@@ -207,7 +210,9 @@ class _FileParser:
             metadata = self._metadata(comment["body"], Location(self.path, body + 1))
             metadata_line = body + 1
             body += 1
-        question, answer, answer_start = self._split_question(title, body, end, location)
+        question, answer, answer_start = self._split_question(
+            title, body, end, location
+        )
         try:
             return Card(
                 location=location,
@@ -253,7 +258,11 @@ class _FileParser:
         # heading + N: render warnings then point at the right line.
         gap = "\n" * (more_start - (location.line - 1))
         question = f"{title}{gap}{more}" if more else title
-        return question, self._text(split + 1, end), self._first_text_line(split + 1, end)
+        return (
+            question,
+            self._text(split + 1, end),
+            self._first_text_line(split + 1, end),
+        )
 
     def _text(self, start: int, end: int) -> str:
         start = self._first_text_line(start, end)
@@ -290,7 +299,7 @@ class _FileParser:
             raise SourceError(
                 f"card id {card_id!r} is not valid",
                 location,
-                "use letters, digits, `.`, `_` and `-`, starting with a letter or digit",
+                "use letters, digits, `.`, `_` and `-`, starting with a letter or digit",  # noqa: E501
             )
         return card_id
 
@@ -311,7 +320,9 @@ class _FileParser:
                     )
                 )
                 language, options = fence.language, {}
-            blocks.append(CodeBlock(location, language, options, fence.code, fence.info))
+            blocks.append(
+                CodeBlock(location, language, options, fence.code, fence.info)
+            )
         return tuple(blocks)
 
     def _error(self, error: SourceError) -> None:
@@ -354,7 +365,9 @@ def _tags(value: object, location: Location) -> tuple[str, ...]:
     tags = []
     for word in words:
         if not isinstance(word, str | int) or not str(word).strip():
-            raise SourceError(f"tag {word!r} is not a word", location, "write tags as words")
+            raise SourceError(
+                f"tag {word!r} is not a word", location, "write tags as words"
+            )
         tag = str(word).strip()
         if any(c.isspace() or c == '"' or not c.isprintable() for c in tag):
             raise SourceError(

@@ -60,7 +60,9 @@ def load(paths: Sequence[Path], report: Report) -> list[CardFile]:
     return files
 
 
-def select_cards(files: Sequence[CardFile], options: Options, report: Report) -> list[Card]:
+def select_cards(
+    files: Sequence[CardFile], options: Options, report: Report
+) -> list[Card]:
     """Check cards across files and return those to ship, in source order."""
     cards = [card for file in files for card in file.cards]
     _check_ids(cards, report)
@@ -135,7 +137,9 @@ def _check_questions(cards: Sequence[Card], report: Report) -> None:
 def package_name(deck: str) -> str:
     """Return the package file stem for a deck: `Machine Learning::GANs` gives
     `machine-learning.gans`."""
-    parts = [re.sub(r"[^\w]+", "-", part.lower()).strip("-_") for part in deck.split("::")]
+    parts = [
+        re.sub(r"[^\w]+", "-", part.lower()).strip("-_") for part in deck.split("::")
+    ]
     return ".".join(part or "deck" for part in parts)
 
 
@@ -181,8 +185,12 @@ def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[No
 def _note(card: Card, renderer: Renderer, report: Report) -> Note:
     from deckbuilder.package import Note
 
-    question = renderer.render(card.question, path=card.location.path, first_line=card.question_line)
-    answer = renderer.render(card.answer, path=card.location.path, first_line=card.answer_line)
+    question = renderer.render(
+        card.question, path=card.location.path, first_line=card.question_line
+    )
+    answer = renderer.render(
+        card.answer, path=card.location.path, first_line=card.answer_line
+    )
     report.diagnostics.extend(question.diagnostics)
     report.diagnostics.extend(answer.diagnostics)
     front, back, tags = question.html, answer.html, card.tags
@@ -204,13 +212,18 @@ def _note(card: Card, renderer: Renderer, report: Report) -> Note:
 def _incomplete_banner(card: Card) -> str:
     missing = " and ".join(
         side
-        for side, present in (("question", card.has_question), ("answer", card.has_answer))
+        for side, present in (
+            ("question", card.has_question),
+            ("answer", card.has_answer),
+        )
         if not present
     )
     return f'<div class="incomplete">Incomplete card: no {missing} yet</div>'
 
 
-def _group(notes: Sequence[Note], options: Options, report: Report) -> dict[str, list[Note]]:
+def _group(
+    notes: Sequence[Note], options: Options, report: Report
+) -> dict[str, list[Note]]:
     if options.bundle is not None:
         return {options.bundle: list(notes)} if notes else {}
     packages: dict[str, list[Note]] = {}
@@ -221,7 +234,8 @@ def _group(notes: Sequence[Note], options: Options, report: Report) -> dict[str,
         if owner != note.deck:
             report.error(
                 note.location,
-                f'decks "{owner}" and "{note.deck}" would both be written to {name}.apkg',
+                f'decks "{owner}" and "{note.deck}" would both be written to '
+                f"{name}.apkg",
                 "rename one of the decks",
             )
             continue
@@ -233,5 +247,3 @@ def _stylesheet() -> str:
     from deckbuilder.highlight import stylesheet
 
     return stylesheet()
-
-

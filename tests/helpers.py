@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from anki.cards import Card, CardId
+# anki.collection must come first: importing anki.cards first is a circular import.
 from anki.collection import (
     Collection,
     ImportAnkiPackageOptions,
     ImportAnkiPackageRequest,
     ImportLogWithChanges,
 )
+from anki.cards import Card, CardId
+from anki.decks import DeckId
 from anki.notes import NoteId
 from anki.scheduler.v3 import CardAnswer
+from anki.scheduler.v3 import Scheduler as V3Scheduler
 
 _RATINGS = {
     1: CardAnswer.AGAIN,
@@ -161,20 +163,23 @@ def answer_all_cards(col: Collection, ease: int = 3) -> int:
     Deck limits still apply: at most 20 new cards per deck with default presets.
     """
     rating = _RATINGS[ease]
+    sched = col.sched
+    assert isinstance(sched, V3Scheduler), "new collections use the v3 scheduler"
     answered: set[CardId] = set()
     current_deck = col.decks.get_current_id()
 
     for deck in col.decks.all_names_and_ids():
-        col.decks.select(deck.id)
-        while (queued := col.sched.get_queued_cards().cards) and (
+        col.decks.select(DeckId(deck.id))
+        # The backend refuses any card but the top of the queue.
+        while (queued := sched.get_queued_cards().cards) and (
             queued[0].card.id not in answered
         ):
             card = Card(col, backend_card=queued[0].card)
             card.start_timer()
-            states = queued[0].states
-            col.sched.answer_card(
-                col.sched.build_answer(card=card, states=states, rating=rating)
+            answer = sched.build_answer(
+                card=card, states=queued[0].states, rating=rating
             )
+            sched.answer_card(answer)
             answered.add(card.id)
 
     col.decks.select(current_deck)
@@ -192,7 +197,7 @@ def _note_view(col: Collection, note_id: NoteId) -> NoteView:
     note = col.get_note(note_id)
     note_type = note.note_type()
     assert note_type is not None
-    cards: Sequence[Card] = note.cards()
+    cards = note.cards()
     return NoteView(
         guid=note.guid,
         note_type=note_type["name"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import genanki
+import genanki  # type: ignore[import-untyped]
 import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions
 from helpers import (
