@@ -1,0 +1,157 @@
+"""Read a Brainscape text export: a title line, then numbered `Q`/`A` cards.
+
+Each card in the export reads
+
+    3
+    Q
+
+    How to create the Generator Inputs in TF
+
+    A
+    ...answer lines...
+    How well did you know this?
+    1
+    Not at all
+    2
+    3
+    4
+    5
+    Perfectly
+
+The last eight lines are the site's self-rating prompt, not part of the card. They are
+dropped only as that whole sequence, so an answer that is just "1" keeps its "1". An
+export without the prompt is read too: a number line followed by a `Q` line then starts
+the next card. A question line reading only "A" cannot be told from the marker; it ends
+the question.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from deckbuilder.errors import ExportFormatError
+from deckbuilder.importers import ImportedCard, ImportedDeck
+from deckbuilder.importers.plaintext import to_markdown
+from deckbuilder.model import Location
+from deckbuilder.report import Diagnostic, Severity
+
+_RATING = (
+    "How well did you know this?",
+    "1",
+    "Not at all",
+    "2",
+    "3",
+    "4",
+    "5",
+    "Perfectly",
+)
+_NUMBER = re.compile(r"[0-9]+")
+_REMEDY = (
+    "import a Brainscape text export: a title line, then cards that each start with "
+    "their number on one line and `Q` on the next"
+)
+
+
+def parse(text: str, source: Path) -> ImportedDeck:
+    """Read the text of a Brainscape export; `source` names it in messages."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    index = _skip_blank(lines, 0)
+    if index == len(lines):
+        raise ExportFormatError("export is empty", Location(source, 1), _REMEDY)
+    title = ""
+    if not _starts_card(lines, index):
+        title, title_line = lines[index].strip(), index + 1
+        index = _skip_blank(lines, index + 1)
+        if index == len(lines):
+            raise ExportFormatError(
+                "export has no cards after its title",
+                Location(source, title_line),
+                _REMEDY,
+            )
+
+    cards: list[ImportedCard] = []
+    diagnostics: list[Diagnostic] = []
+    while index < len(lines):
+        if not _starts_card(lines, index):
+            raise ExportFormatError(
+                "expected a card number line then a `Q` line, "
+                f"found {lines[index].strip()!r}",
+                Location(source, index + 1),
+                _REMEDY,
+            )
+        card, index, warning = _read_card(lines, index, source)
+        cards.append(card)
+        diagnostics += warning
+        index = _skip_blank(lines, index)
+    return ImportedDeck(title, tuple(cards), tuple(diagnostics))
+
+
+def _read_card(
+    lines: list[str], start: int, source: Path
+) -> tuple[ImportedCard, int, list[Diagnostic]]:
+    """Read the card whose number is on line `start`; return it and where it ends."""
+    number = int(lines[start].strip())
+    location = Location(source, start + 1)
+    marker = start + 2
+    while marker < len(lines) and not (
+        lines[marker].strip() == "A" or _ends_card(lines, marker)
+    ):
+        marker += 1
+    if marker == len(lines) or lines[marker].strip() != "A":
+        raise ExportFormatError(
+            f"card {number} has no `A` line after its question",
+            location,
+            "every card needs a line holding only `A` between question and answer",
+        )
+    end = marker + 1
+    while end < len(lines) and not _ends_card(lines, end):
+        end += 1
+
+    question = lines[start + 2 : marker]
+    card = ImportedCard(
+        number, to_markdown(question), to_markdown(lines[marker + 1 : end]), start + 1
+    )
+    title = next((line.strip() for line in question if line.strip()), "")
+    if _is_rating(lines, end):
+        end += len(_RATING)
+    return card, end, _warnings(card, title, location)
+
+
+def _warnings(card: ImportedCard, title: str, location: Location) -> list[Diagnostic]:
+    if not card.question and not card.answer:
+        message = f"card {card.number} has no question and no answer"
+        remedy = "it is imported as a bare `##` card; write both sides or delete it"
+    elif not card.answer:
+        message = f'card {card.number} "{title}" has no answer'
+        remedy = "it is imported without one; write the answer below its heading"
+    elif not card.question:
+        message = f"card {card.number} has no question"
+        remedy = "it is imported under a bare `##`; write the question there"
+    else:
+        return []
+    return [Diagnostic(location, Severity.WARNING, message, remedy)]
+
+
+def _ends_card(lines: list[str], index: int) -> bool:
+    return _is_rating(lines, index) or _starts_card(lines, index)
+
+
+def _starts_card(lines: list[str], index: int) -> bool:
+    return (
+        index + 1 < len(lines)
+        and _NUMBER.fullmatch(lines[index].strip()) is not None
+        and lines[index + 1].strip() == "Q"
+    )
+
+
+def _is_rating(lines: list[str], index: int) -> bool:
+    block = lines[index : index + len(_RATING)]
+    return tuple(line.strip() for line in block) == _RATING
+
+
+def _skip_blank(lines: list[str], index: int) -> int:
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    return index

@@ -1,0 +1,249 @@
+"""The Brainscape importer and the card-file writer, on the real GAN deck export."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from deckbuilder.errors import ExportFormatError
+from deckbuilder.importers import (
+    ImportedCard,
+    ImportedDeck,
+    read_export,
+    to_markdown,
+)
+from deckbuilder.importers.brainscape import parse
+from deckbuilder.report import Severity
+
+DATA = Path(__file__).parent / "data" / "import"
+EXPORT = DATA / "gans_brainscape.txt"
+RATING = "How well did you know this?\n1\nNot at all\n2\n3\n4\n5\nPerfectly\n"
+
+# Worked out from the export with `grep -n`: the line holding each card's number.
+CARD_LINES = [3, 18, 35, 49, 66, 87, 105, 124, 141, 161, 175]
+QUESTIONS = [
+    "Cool uses for GANS",
+    "Basic Structure of GAN\N{RIGHT SINGLE QUOTATION MARK}s",
+    "How to create the Generator Inputs in TF",
+    "How do you train a GAN",
+    "Describe the training code for a GAN",
+    "Describe code to run optimizers",
+    "Describe How to create a Generator",
+    "Describe what the output of the generator is and how it should be shaped",
+    (
+        "The input noise vector z, which is fed to the generator, where is this "
+        "established?"
+    ),
+    "Describe why we use a variable scope when creating a discriminator and generator",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def deck() -> ImportedDeck:
+    return parse(EXPORT.read_text(encoding="utf-8"), EXPORT)
+
+
+def card(deck: ImportedDeck, number: int) -> ImportedCard:
+    (found,) = [card for card in deck.cards if card.number == number]
+    return found
+
+
+def assert_located_error(text: str, line: int, message: str) -> None:
+    source = Path("export.txt")
+
+    with pytest.raises(ExportFormatError) as caught:
+        parse(text, source)
+
+    error = caught.value
+    assert error.location is not None
+    assert (error.location.path, error.location.line) == (source, line)
+    assert message in error.message
+    assert error.remedy
+    assert str(error).startswith(f"export.txt:{line}:1: error: ")
+
+
+def test_reads_title_and_eleven_numbered_cards(deck: ImportedDeck) -> None:
+    assert deck.title == "GANS' (Generative Adversarial Networks) Flashcards"
+    assert [card.number for card in deck.cards] == list(range(1, 12))
+    assert [card.line for card in deck.cards] == CARD_LINES
+
+
+def test_questions_are_kept_exactly(deck: ImportedDeck) -> None:
+    assert [card.question for card in deck.cards] == QUESTIONS
+
+
+def test_empty_sides_stay_empty(deck: ImportedDeck) -> None:
+    assert card(deck, 3).answer == ""
+    assert card(deck, 10).answer == ""
+    assert (card(deck, 11).question, card(deck, 11).answer) == ("", "")
+    assert all(card.answer for card in deck.cards if card.number not in (3, 10, 11))
+
+
+def test_incomplete_cards_are_located_warnings(deck: ImportedDeck) -> None:
+    path = str(EXPORT)
+    expected = [
+        (
+            f'{path}:35:1: warning: card 3 "How to create the Generator Inputs in TF" '
+            "has no answer (it is imported without one; write the answer below its "
+            "heading)"
+        ),
+        (
+            f"{path}:161:1: warning: card 10 "
+            '"Describe why we use a variable scope when creating a discriminator and '
+            'generator" has no answer (it is imported without one; write the answer '
+            "below its heading)"
+        ),
+        (
+            f"{path}:175:1: warning: card 11 has no question and no answer (it is "
+            "imported as a bare `##` card; write both sides or delete it)"
+        ),
+    ]
+    assert [str(diagnostic) for diagnostic in deck.diagnostics] == expected
+    assert {d.severity for d in deck.diagnostics} == {Severity.WARNING}
+
+
+def test_numbered_list_on_one_line_becomes_eight_items(deck: ImportedDeck) -> None:
+    original = EXPORT.read_text(encoding="utf-8").splitlines()[8]
+    assert original.startswith("  1. create an imaginary photo")
+
+    lines = card(deck, 1).answer.splitlines()
+
+    assert [line.split(" ", 1)[0] for line in lines] == [f"{n}." for n in range(1, 9)]
+    assert (
+        lines[2] == "3. Blueprints of buildings can be turned into finished buildings"
+    )
+    assert lines[7] == "8. Imitation Learning"
+    markers = {f"{n}." for n in range(1, 9)}
+    original_words = Counter(w for w in original.split() if w not in markers)
+    assert original_words == Counter(w for line in lines for w in line.split()[1:])
+
+
+def test_bullets_become_markdown_bullets(deck: ImportedDeck) -> None:
+    assert card(deck, 2).answer == (
+        "- Model Inputs (Noise Vector Z and Real Images)\n- Generator\n- Discriminator"
+    )
+    assert len(card(deck, 9).answer.splitlines()) == 6
+    assert all(line.startswith("- ") for line in card(deck, 9).answer.splitlines())
+
+
+def test_indented_numbered_lines_nest_by_two_spaces(deck: ImportedDeck) -> None:
+    # The deeper code line continues the sub-item; `*` is escaped, not emphasis.
+    assert card(deck, 7).answer == (
+        "1. Take Input Noise Tensor and create a fully connected layer\n"
+        "  1. with tf.variable_scope(\u2018generator\u2019, reuse= not is_train):\n"
+        "     x1 = tf.layers.dense(z, 2\\*2\\*512)\n"
+        "2. Reshape the tensor to start a convolutional stack\n"
+        "  1. x1 = tf.reshape(x1, (-1, 2,2,512))"
+    )
+
+
+def test_each_plain_line_is_its_own_paragraph(deck: ImportedDeck) -> None:
+    first, blank, second = card(deck, 6).answer.split("\n")
+
+    assert blank == ""
+    assert first.startswith("\\_ = sess.run(d_opt, feed_dict={input_real:")
+    assert second.startswith("\\_ = sess.run(g_opt, feed_dict={input_real:")
+
+
+def test_crlf_export_reads_the_same(deck: ImportedDeck) -> None:
+    text = EXPORT.read_text(encoding="utf-8").replace("\n", "\r\n")
+
+    assert parse("\ufeff" + text, EXPORT) == deck
+
+
+def test_rating_lines_are_dropped_only_as_the_whole_block() -> None:
+    text = (
+        "Deck\n\n1\nQ\n\nPick a number\n\nA\n1\n"
+        + RATING
+        + "2\nQ\n\nSelf-rating?\n\nA\nHow well did you know this?\n1\nNot at all\n"
+        + RATING
+    )
+
+    deck = parse(text, Path("export.txt"))
+
+    assert [card.answer for card in deck.cards] == [
+        "1",
+        "How well did you know this?\n\n1\n\nNot at all",
+    ]
+    assert deck.diagnostics == ()
+
+
+def test_export_without_rating_blocks_still_splits_cards() -> None:
+    deck = parse("Deck\n1\nQ\nOne\nA\nuno\n2\nQ\nTwo\nA\ndos\n", Path("export.txt"))
+
+    assert [(c.question, c.answer) for c in deck.cards] == [
+        ("One", "uno"),
+        ("Two", "dos"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", 1, "export is empty"),
+        ("Just a title\n\n", 1, "no cards after its title"),
+        ("# Notes\n\n## A card\n\nAn answer\n", 3, "expected a card number line"),
+        ("Deck\n\n1\nQ\n\nNo answer marker\n" + RATING, 3, "card 1 has no `A` line"),
+        ("Deck\n\n1\nQ\nq\nA\na\n" + RATING + "stray text\n", 16, "found 'stray"),
+    ],
+    ids=["empty", "title-only", "markdown", "no-a-line", "text-after-card"],
+)
+def test_text_in_another_format_is_a_located_error(
+    text: str, line: int, message: str
+) -> None:
+    assert_located_error(text, line, message)
+
+
+def test_markdown_syntax_in_plain_text_is_escaped() -> None:
+    answer = "## not a card\n???\n~~~\n<!-- id: x -->\n*a* and _b_ cost $5"
+
+    deck = parse(f"Deck\n1\nQ\nq\nA\n{answer}\n", Path("export.txt"))
+
+    assert deck.cards[0].answer.split("\n\n") == [
+        "\\## not a card",
+        "&#63;??",
+        "&#126;~~",
+        "&lt;!-- id: x -->",
+        "\\*a\\* and \\_b\\_ cost \\$5",
+    ]
+
+
+def test_writes_the_gan_export_as_the_golden_card_file(deck: ImportedDeck) -> None:
+    expected = (DATA / "gans_brainscape.expected.md").read_text(encoding="utf-8")
+
+    written = to_markdown(
+        deck, deck_name="GANs", tags=["gans", "deep-learning", "tensorflow"]
+    )
+
+    assert written == expected
+
+
+def test_multi_line_question_uses_the_separator() -> None:
+    deck = ImportedDeck(
+        "Title #",
+        (ImportedCard(1, "What does this print? #\n\n- a\n- b", "", 3),),
+    )
+
+    written = to_markdown(deck, deck_name="yes", tags=["a:b", "c,d"])
+
+    assert written == (
+        '---\ndeck: "yes"\ntags: [a:b, "c,d"]\n---\n\n# Title \\#\n\n'
+        "## What does this print? \\#\n\n- a\n- b\n\n???\n"
+    )
+
+
+def test_read_export_decodes_utf8_and_locates_bad_bytes(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_bytes(b"\xef\xbb\xbfDeck\r\n1\r\nQ\r\nq\r\nA\r\na\r\n")
+    bad.write_bytes(b"Deck\n1\nQ\nq\xff\n")
+
+    assert read_export(good, parse).cards == (ImportedCard(1, "q", "a", 2),)
+    with pytest.raises(ExportFormatError) as caught:
+        read_export(bad, parse)
+    assert re.fullmatch(
+        r".*bad\.txt:4:2: error: export is not valid UTF-8.*", str(caught.value)
+    )
