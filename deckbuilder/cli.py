@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional, TypeVar
@@ -78,7 +79,11 @@ def build(
     from deckbuilder.pipeline import build as run_build
 
     options = Options(
-        out=out, strict=strict, include_incomplete=include_incomplete, bundle=bundle
+        out=out,
+        strict=strict,
+        include_incomplete=include_incomplete,
+        bundle=bundle,
+        source_date_epoch=_source_date_epoch(),
     )
     report = _run(lambda: run_build(_paths(paths), options))
     _finish(report, verb="built")
@@ -106,6 +111,17 @@ def ids(paths: Paths = None) -> None:
     if not written and not report.errors:
         typer.echo("every card already has an id")
     raise typer.Exit(report.exit_code)
+
+
+def _source_date_epoch() -> int | None:
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise typer.BadParameter(
+            f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {value!r}"
+        )
+    return int(value)
 
 
 def _paths(paths: list[Path] | None) -> list[Path]:

@@ -17,3 +17,6 @@ class Options:
     """Ship incomplete cards, tagged and marked, instead of leaving them out."""
     bundle: str | None = None
     """Write every deck into one package with this name instead of one per deck."""
+    source_date_epoch: int | None = None
+    """Fixed note modification time (reproducible builds); by default each package
+    takes the newest modification time of its card files."""

@@ -64,8 +64,15 @@ def deck_id(name: str) -> int:
     return (1 << 40) + int.from_bytes(digest[:5], "big")
 
 
-def write_package(notes: Sequence[Note], path: Path, css: str) -> None:
-    """Write `notes` to an `.apkg` at `path`, replacing it only when complete."""
+def write_package(
+    notes: Sequence[Note], path: Path, css: str, timestamp: float
+) -> None:
+    """Write `notes` to an `.apkg` at `path`, replacing it only when complete.
+
+    `timestamp` becomes every note's modification time. Anki's default import updates
+    an existing note only when the incoming copy is newer, so it must move forward
+    whenever a source changes.
+    """
     import genanki
 
     models = {kind: _model(kind, css) for kind in _MODEL_IDS}
@@ -82,7 +89,7 @@ def write_package(notes: Sequence[Note], path: Path, css: str) -> None:
             )
         )
     package = genanki.Package([decks[name] for name in sorted(decks)])
-    _write_atomically(package, path)
+    _write_atomically(package, path, timestamp)
 
 
 def _model(kind: str, css: str) -> object:
@@ -102,7 +109,7 @@ def _model(kind: str, css: str) -> object:
     )
 
 
-def _write_atomically(package: object, path: Path) -> None:
+def _write_atomically(package: object, path: Path, timestamp: float) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(
@@ -116,7 +123,7 @@ def _write_atomically(package: object, path: Path) -> None:
             "choose an output folder you can write to with --out",
         ) from error
     try:
-        package.write_to_file(temporary)  # type: ignore[attr-defined]
+        package.write_to_file(temporary, timestamp=timestamp)  # type: ignore[attr-defined]
         os.replace(temporary, path)
     except OSError as error:
         raise PackageError(

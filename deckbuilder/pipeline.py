@@ -165,7 +165,7 @@ def build(paths: Sequence[Path], options: Options) -> Report:
     css = _stylesheet()
     for name, group in packages.items():
         path = options.out / f"{name}.apkg"
-        write_package(group, path, css)
+        write_package(group, path, css, _timestamp(group, options))
         report.packages.append(str(path))
     return report
 
@@ -241,6 +241,12 @@ def _group(
             continue
         packages.setdefault(name, []).append(note)
     return packages
+
+
+def _timestamp(notes: Sequence[Note], options: Options) -> float:
+    if options.source_date_epoch is not None:
+        return float(options.source_date_epoch)
+    return max(note.location.path.stat().st_mtime for note in notes)
 
 
 def _stylesheet() -> str:

@@ -38,9 +38,7 @@ class Report:
     packages: list[str] = field(default_factory=list)
 
     def warn(self, location: Location, message: str, remedy: str = "") -> None:
-        self.diagnostics.append(
-            Diagnostic(location, Severity.WARNING, message, remedy)
-        )
+        self.diagnostics.append(Diagnostic(location, Severity.WARNING, message, remedy))
 
     def error(self, location: Location, message: str, remedy: str = "") -> None:
         self.diagnostics.append(Diagnostic(location, Severity.ERROR, message, remedy))

@@ -1,0 +1,165 @@
+"""Command-line tests through Typer's runner: exit codes, stdout and stderr."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from deckbuilder import __version__
+from deckbuilder.cli import app
+from deckbuilder.parse import read_card_file
+
+DECK = """\
+---
+deck: Demo
+---
+## Complete?
+
+Yes.
+
+## Unanswered?
+
+## Also complete?
+<!-- id: also -->
+
+Yes, too.
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "demo.md").write_text(DECK)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return tmp_path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_version() -> None:
+    result = run("--version")
+
+    assert result.exit_code == 0
+    assert result.stdout == f"deckbuilder {__version__}\n"
+
+
+def test_build_warns_about_incomplete_card_and_leaves_it_out(project: Path) -> None:
+    result = run("build")
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == (
+        'cards/demo.md:8:1: warning: card "Unanswered?" has no answer '
+        "(write the answer below the heading)"
+    )
+    assert "1 deck, 2 cards, 1 incomplete, 1 warning, 0 errors" in result.stderr
+    assert result.stdout == "wrote build/demo.apkg\n"
+    assert (project / "build" / "demo.apkg").is_file()
+
+
+def test_strict_build_fails_and_writes_nothing(project: Path) -> None:
+    result = run("build", "--strict")
+
+    assert result.exit_code == 1
+    assert "cards/demo.md:8:1: error: card" in result.stderr
+    assert not (project / "build").exists()
+
+
+def test_bad_card_file_gives_located_error_not_traceback(project: Path) -> None:
+    (project / "cards" / "broken.md").write_text("## Q\n\n```python\nx = 1\n")
+
+    result = run("build")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "cards/broken.md:3:1: error: code block is never closed "
+        "(close it with a line holding ```)"
+    )
+    assert "Traceback" not in result.output
+    assert not (project / "build").exists()
+
+
+def test_missing_path_is_an_error_with_remedy(project: Path) -> None:
+    result = run("build", "nowhere")
+
+    assert result.exit_code == 1
+    assert "error: no such file or folder: nowhere" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_check_reports_and_writes_nothing(project: Path) -> None:
+    result = run("check")
+
+    assert result.exit_code == 0
+    assert "warning: card \"Unanswered?\" has no answer" in result.stderr
+    assert result.stdout == ""
+    assert not (project / "build").exists()
+
+
+def test_check_strict_exits_non_zero(project: Path) -> None:
+    assert run("check", "--strict").exit_code == 1
+
+
+def test_out_and_bundle_options(project: Path) -> None:
+    (project / "cards" / "more.md").write_text("---\ndeck: More\n---\n## Q\nA\n")
+
+    result = run("build", "--out", "dist", "--bundle", "all")
+
+    assert result.exit_code == 0
+    assert result.stdout == "wrote dist/all.apkg\n"
+    assert "2 decks, 3 cards" in result.stderr
+
+
+def test_ids_writes_current_ids_into_sources(project: Path) -> None:
+    path = project / "cards" / "demo.md"
+    before = [card.id for card in read_card_file(path, path.parent).file.cards]
+
+    result = run("ids")
+
+    after = read_card_file(path, path.parent).file.cards
+    assert result.exit_code == 0
+    assert result.stdout == "cards/demo.md: wrote 2 ids\n"
+    assert [card.id for card in after] == before
+    assert all(card.explicit_id is not None for card in after)
+    assert run("ids").stdout == "every card already has an id\n"
+
+
+def test_ids_refuses_duplicate_questions(project: Path) -> None:
+    (project / "cards" / "demo.md").write_text("## Same\nA\n\n## Same\nB\n")
+
+    result = run("ids")
+
+    assert result.exit_code == 1
+    assert "cards/demo.md:4:1: error:" in result.stderr
+    assert "<!--" not in (project / "cards" / "demo.md").read_text()
+
+
+def test_bad_source_date_epoch_is_a_usage_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+
+    result = run("build")
+
+    assert result.exit_code == 2
+    assert "SOURCE_DATE_EPOCH" in result.stderr
+
+
+def test_cli_start_up_imports_no_heavy_module() -> None:
+    heavy = ["genanki", "markdown", "pygments", "tensorflow", "numpy", "anki"]
+    code = (
+        "import sys, deckbuilder.cli; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
