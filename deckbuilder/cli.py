@@ -113,6 +113,57 @@ def ids(paths: Paths = None) -> None:
     raise typer.Exit(report.exit_code)
 
 
+import_app = typer.Typer(
+    help="Convert decks exported by other tools into card files.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("brainscape")
+def import_brainscape(
+    export: Annotated[Path, typer.Argument(help="The site's text export (.txt).")],
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--out", "-o", help="Card file to write; by default print to stdout."
+        ),
+    ] = None,
+    deck: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Deck name; by default the --out file's name, or the title."),
+    ] = None,
+    tag: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--tag", help="Tag for every card; repeat for more."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file.")
+    ] = False,
+) -> None:
+    """Convert a Brainscape text export into a card file."""
+    from deckbuilder.files import replace_file
+    from deckbuilder.importers import brainscape, read_export, to_markdown
+
+    if out is not None and out.exists() and not force:
+        typer.echo(
+            f"{out}: error: file exists (choose another --out, or pass --force)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    imported = _run(lambda: read_export(export, brainscape.parse))
+    name = deck or (out.stem if out is not None else imported.title) or export.stem
+    text = _run(lambda: to_markdown(imported, deck_name=name, tags=tag or []))
+    report = Report(diagnostics=list(imported.diagnostics))
+    _print_diagnostics(report)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(out, text.encode())
+        typer.echo(f"wrote {out}: {len(imported.cards)} cards", err=True)
+
+
 def _source_date_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from deckbuilder.errors import SourceError
+from deckbuilder.files import replace_file
 from deckbuilder.model import Card
 from deckbuilder.parse import decode, default_deck, parse_text
 from deckbuilder.pipeline import find_sources
@@ -67,16 +66,4 @@ def _rewrite(path: Path, data: bytes, cards: list[Card]) -> None:
             lines[index] = lines[index].replace("<!--", f"<!-- id: {card.id};", 1)
         else:
             lines.insert(card.location.line, f"<!-- id: {card.id} -->")
-    _replace_file(path, (bom + newline.join(lines)).encode())
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, path.stat().st_mode & 0o7777)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    replace_file(path, (bom + newline.join(lines)).encode())

@@ -97,7 +97,7 @@ def test_check_reports_and_writes_nothing(project: Path) -> None:
     result = run("check")
 
     assert result.exit_code == 0
-    assert "warning: card \"Unanswered?\" has no answer" in result.stderr
+    assert 'warning: card "Unanswered?" has no answer' in result.stderr
     assert result.stdout == ""
     assert not (project / "build").exists()
 
@@ -163,3 +163,45 @@ def test_cli_start_up_imports_no_heavy_module() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+SEED = Path(__file__).parent / "data" / "import" / "gans_brainscape.txt"
+
+
+def test_import_brainscape_writes_a_card_file_that_builds(project: Path) -> None:
+    result = run(
+        "import", "brainscape", str(SEED), "-o", "cards/gans.md", "--tag", "gans"
+    )
+
+    assert result.exit_code == 0
+    assert result.stderr.count("warning: card") == 3
+    assert "wrote cards/gans.md: 11 cards" in result.stderr
+    text = (project / "cards" / "gans.md").read_text()
+    assert text.startswith("---\ndeck: gans\ntags: [gans]\n---\n")
+    built = run("build", "cards/gans.md")
+    assert built.exit_code == 0
+    assert "1 deck, 8 cards, 3 incomplete" in built.stderr
+
+
+def test_import_refuses_to_overwrite_without_force(project: Path) -> None:
+    target = project / "cards" / "demo.md"
+
+    refused = run("import", "brainscape", str(SEED), "-o", str(target))
+    forced = run("import", "brainscape", str(SEED), "-o", str(target), "--force")
+
+    assert refused.exit_code == 1
+    assert "file exists" in refused.stderr
+    assert forced.exit_code == 0
+    assert "Cool uses for GANS" in target.read_text()
+
+
+def test_import_of_a_file_in_another_format_is_a_located_error(project: Path) -> None:
+    other = project / "notes.txt"
+    other.write_text("just some notes\nnothing like an export\n")
+
+    result = run("import", "brainscape", str(other))
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{other}:")
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.output
