@@ -38,8 +38,8 @@ NIGHT_STYLE = "github-dark"
 WCAG AA contrast (4.5:1) against their own background, which a test pins."""
 
 NIGHT_MODE_CLASSES = ("nightMode", "night_mode")
-"""Classes Anki puts on the page in night mode: `nightMode` on current versions,
-`night_mode` on older ones and on AnkiDroid."""
+"""Classes that Anki's clients put around the card in night mode; which one depends
+on the client and its version, so the night scheme covers both."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class Highlighter:
 
         `location` is the opening fence, where a warning about the language points.
         """
-        language = language_of(info).lower()
+        written = language_of(info)
+        language = written.lower()  # as Pygments' own look-up does
         if not language:
             return Highlighted(self._render(code, self._plain, ""))
 
@@ -74,7 +75,7 @@ class Highlighter:
             warning = Diagnostic(
                 location,
                 Severity.WARNING,
-                f'unknown code language "{language}"',
+                f'unknown code language "{written}"',
                 f'use a Pygments lexer name such as "{_suggest(language)}"; '
                 "the block is shown as plain text",
             )

@@ -139,7 +139,9 @@ class _FencePreprocessor(Preprocessor):
         for fence in find_fences(lines):
             output += self._normalise(lines[done : fence.start])
             # Blank lines make the block a paragraph of its own, which the raw HTML
-            # step then unwraps; the indent keeps it inside its list item.
+            # step unwraps (never <p><pre>); the indent keeps it in its list item.
+            # The price: an item holding a fence is loose (its text in <p>), where
+            # GitHub keeps the list tight.
             output += ["", " " * fence.indent + self._stash(fence), ""]
             done = len(lines) if fence.end is None else fence.end + 1
         output += self._normalise(lines[done:])
