@@ -101,7 +101,7 @@ def import_apkg(col: Collection, path: Path) -> ImportSummary:
     mod time is later.
     """
     request = ImportAnkiPackageRequest(
-        package_path=str(path), options=ImportAnkiPackageOptions()
+        package_path=str(path.resolve()), options=ImportAnkiPackageOptions()
     )
     return ImportSummary.from_log(col.import_anki_package(request).log)
 

@@ -23,9 +23,11 @@ GANS = ROOT / "cards" / "gans.md"
 
 @pytest.fixture
 def gans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the project's GAN deck in a temporary project folder."""
+    """A copy of the project's GAN deck and its helper modules in a new project."""
     (tmp_path / "cards").mkdir()
     shutil.copy(GANS, tmp_path / "cards" / "gans.md")
+    shutil.copytree(ROOT / "code_snippets", tmp_path / "code_snippets")
+    (tmp_path / "pyproject.toml").write_text("")
     monkeypatch.chdir(tmp_path)
     return tmp_path / "cards" / "gans.md"
 
@@ -58,7 +60,7 @@ def test_code_is_highlighted_and_css_is_in_the_note_type(
     backs = [note.fields["Back"] for note in collection_notes(col)]
     css = note_type_css(col, "deckbuilder Basic")
     col.close()
-    code = next(back for back in backs if "sess.run" in back)
+    code = next(back for back in backs if "feed_dict" in back)
     assert '<span class="' in code
     assert "feed_dict" in code
     assert ".nightMode" in css and ".night_mode" in css
