@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from deckbuilder.model import Location
 _MODEL_IDS = {"basic": 1_734_200_001, "reversed": 1_734_200_002}
 _MODEL_NAMES = {"basic": "deckbuilder Basic", "reversed": "deckbuilder Reversed"}
 _FIELDS = ("Front", "Back", "Source")
+_ZIP_EPOCH = 315_532_800  # 1980-01-01, the earliest time a zip entry can hold
 
 _FRONT = '<div class="card-front">{{Front}}</div>'
 _BACK = (
@@ -109,6 +112,19 @@ def _model(kind: str, css: str) -> object:
     )
 
 
+def _fix_zip_times(path: Path, timestamp: float) -> None:
+    # genanki stamps zip entries with the wall clock; rewrite them with the build's
+    # timestamp so that the same sources give a byte-identical package.
+    stamp = time.gmtime(max(timestamp, _ZIP_EPOCH))[:6]
+    with zipfile.ZipFile(path) as source:
+        entries = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.external_attr = 0o644 << 16
+            target.writestr(info, data)
+
+
 def _write_atomically(package: object, path: Path, timestamp: float) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +140,7 @@ def _write_atomically(package: object, path: Path, timestamp: float) -> None:
         ) from error
     try:
         package.write_to_file(temporary, timestamp=timestamp)  # type: ignore[attr-defined]
+        _fix_zip_times(Path(temporary), timestamp)
         os.replace(temporary, path)
     except OSError as error:
         raise PackageError(

@@ -115,3 +115,13 @@ def test_include_incomplete_ships_marked_and_tagged_cards(
     for note in incomplete:
         assert "Incomplete card" in note.fields["Front"]
         assert note.card_count == 1
+
+
+def test_same_sources_give_a_byte_identical_package(gans: Path) -> None:
+    build([Path("cards")], Options())
+    first = Path("build/gans.apkg").read_bytes()
+    Path("build/gans.apkg").unlink()
+
+    build([Path("cards")], Options())
+
+    assert Path("build/gans.apkg").read_bytes() == first
