@@ -12,6 +12,7 @@ import yaml
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
 from deckbuilder.model import NOTE_TYPES, Card, CardFile, CodeBlock, Location
+from deckbuilder.regions import included_code
 from deckbuilder.report import Diagnostic, Severity
 
 _HEADING = re.compile(r"^ {0,3}##(?=[ \t]|$)(?P<text>.*)$")
@@ -320,9 +321,13 @@ class _FileParser:
                     )
                 )
                 language, options = fence.language, {}
-            blocks.append(
-                CodeBlock(location, language, options, fence.code, fence.info)
-            )
+            code = fence.code
+            if "include" in options:
+                try:
+                    code = included_code(options["include"], code, location)
+                except SourceError as error:
+                    self._error(error)
+            blocks.append(CodeBlock(location, language, options, code, fence.info))
         return tuple(blocks)
 
     def _error(self, error: SourceError) -> None:

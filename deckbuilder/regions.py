@@ -1,0 +1,149 @@
+"""Named regions of helper modules, shown on cards by `include=PATH#REGION` blocks."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from deckbuilder.errors import SourceError
+from deckbuilder.model import Location
+
+_START = re.compile(r"^\s*#\s*region\b[ \t]*(?P<name>\S*)")
+_END = re.compile(r"^\s*#\s*endregion\b")
+_ROOT_MARKERS = ("pyproject.toml", ".git")
+_INCLUDE_HELP = "write e.g. include=../code_snippets/gan_tf2.py#generator"
+
+
+@dataclass(frozen=True)
+class Region:
+    """The code between `# region NAME` and `# endregion` in a module."""
+
+    path: Path
+    name: str
+    first_line: int
+    """Line of the module where `code` starts (1-based)."""
+    code: str
+    """The region dedented, without the marker lines of regions nested in it."""
+    runnable: str
+    """Like `code`, but nested marker lines are blank, so that line N of it is line
+    `first_line + N - 1` of the module: tracebacks then point into the module."""
+
+
+def find_region(text: str, name: str, path: Path) -> Region:
+    """Return the region called `name` in the module text read from `path`.
+
+    Raises SourceError, located in the module, when the region is missing, named twice,
+    or never closed.
+    """
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if _region_name(line) == name]
+    if not starts:
+        raise SourceError(
+            f"region {name!r} not found in {path}",
+            Location(path, 1),
+            f"mark it with a `# region {name}` line and an `# endregion` line",
+        )
+    if len(starts) > 1:
+        raise SourceError(
+            f"region {name!r} is marked twice in {path}",
+            Location(path, starts[1] + 1),
+            "give each region its own name",
+        )
+    start = starts[0]
+    end = _region_end(lines, start, path)
+    body = lines[start + 1 : end]
+    kept = ["" if _is_marker(line) else line for line in body]
+    first = 0
+    while first < len(kept) and not kept[first].strip():
+        first += 1
+    runnable = textwrap.dedent("".join(f"{line}\n" for line in kept[first:]))
+    runnable = runnable.rstrip() + "\n" if runnable.strip() else ""
+    shown = "".join(
+        f"{line}\n"
+        for line, original in zip(runnable.splitlines(), body[first:])
+        if not _is_marker(original)
+    )
+    return Region(path, name, start + first + 2, shown, runnable)
+
+
+def include_region(spec: str, location: Location) -> Region:
+    """Return the region an `include=PATH#REGION` option at `location` names.
+
+    PATH is relative to the card file and must stay inside the card's project: the
+    nearest folder above the card that holds a `pyproject.toml` or `.git`.
+    """
+    module, hash_sign, name = spec.partition("#")
+    if not module or not hash_sign or not name:
+        raise SourceError(
+            f"include={spec!r} does not name a module and a region",
+            location,
+            _INCLUDE_HELP,
+        )
+    card = location.path.resolve()
+    path = (card.parent / module).resolve()
+    root = project_root(card)
+    if not path.is_relative_to(root):
+        raise SourceError(
+            f"include path {module!r} leaves the project folder {root}",
+            location,
+            "keep helper modules inside the project, e.g. in code_snippets/",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8"
+        raise SourceError(
+            f"cannot read included module {module!r}: {reason}",
+            location,
+            "the path is relative to the card file; " + _INCLUDE_HELP,
+        ) from error
+    try:
+        return find_region(text, name, path)
+    except SourceError as error:
+        raise SourceError(error.message, location, error.remedy) from error
+
+
+def included_code(spec: str, written: str, location: Location) -> str:
+    """Return the code an `include` block shows; the block itself must be empty."""
+    if written.strip():
+        raise SourceError(
+            "a code block with `include=` must be empty",
+            location,
+            "delete the code inside the fences; the block shows the included region",
+        )
+    return include_region(spec, location).code
+
+
+def project_root(path: Path) -> Path:
+    """Return the nearest folder above `path` holding pyproject.toml or .git."""
+    for folder in path.resolve().parents:
+        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
+            return folder
+    return path.resolve().parent
+
+
+def _region_name(line: str) -> str | None:
+    match = _START.match(line)
+    return match["name"] if match else None
+
+
+def _is_marker(line: str) -> bool:
+    return bool(_START.match(line) or _END.match(line))
+
+
+def _region_end(lines: list[str], start: int, path: Path) -> int:
+    depth = 0
+    for index in range(start + 1, len(lines)):
+        if _START.match(lines[index]):
+            depth += 1
+        elif _END.match(lines[index]):
+            if depth == 0:
+                return index
+            depth -= 1
+    raise SourceError(
+        f"region {_region_name(lines[start])!r} is never closed",
+        Location(path, start + 1),
+        "end it with an `# endregion` line",
+    )
