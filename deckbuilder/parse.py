@@ -170,7 +170,7 @@ class _FileParser:
 
     def parse(self, body_start: int, headings: list[int]) -> Parsed:
         preamble_end = headings[0] if headings else len(self.lines)
-        ends = [*headings[1:], len(self.lines)]
+        ends = [*headings[1:], len(self.lines)] if headings else []
         cards = tuple(
             card
             for start, end in zip(headings, ends, strict=True)
