@@ -8,9 +8,9 @@ from pathlib import Path
 from deckbuilder.errors import SourceError
 from deckbuilder.files import replace_file
 from deckbuilder.model import Card
-from deckbuilder.parse import decode, default_deck, parse_text
-from deckbuilder.pipeline import find_sources
+from deckbuilder.parse import decode, parse_text
 from deckbuilder.report import Report
+from deckbuilder.sources import default_deck, find_sources
 
 
 def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
@@ -21,20 +21,18 @@ def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
     """
     plans: dict[Path, tuple[bytes, list[Card]]] = {}
     owners: dict[str, Card] = {}
-    for source in find_sources(paths):
-        data = source.path.read_bytes()
+    for path in find_sources(paths):
+        data = path.read_bytes()
         try:
             parsed = parse_text(
-                decode(data, source.path),
-                source.path,
-                default_deck=default_deck(source.path, source.root),
+                decode(data, path), path, default_deck=default_deck(path)
             )
         except SourceError as error:
             assert error.location is not None
             report.error(error.location, error.message, error.remedy)
             continue
         report.diagnostics.extend(parsed.diagnostics)
-        if any(d.location.path == source.path for d in report.errors):
+        if any(d.location.path == path for d in report.errors):
             continue
         for card in parsed.file.cards:
             first = owners.setdefault(card.id, card)
@@ -47,7 +45,7 @@ def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
                 )
         missing = [card for card in parsed.file.cards if card.explicit_id is None]
         if missing:
-            plans[source.path] = (data, missing)
+            plans[path] = (data, missing)
     if report.errors:
         return {}
     for path, (data, cards) in plans.items():

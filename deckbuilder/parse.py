@@ -14,6 +14,7 @@ from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
 from deckbuilder.model import NOTE_TYPES, Card, CardFile, CodeBlock, Location
 from deckbuilder.regions import included_code
 from deckbuilder.report import Diagnostic, Severity
+from deckbuilder.sources import default_deck
 
 _HEADING = re.compile(r"^ {0,3}##(?=[ \t]|$)(?P<text>.*)$")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
@@ -32,8 +33,8 @@ class Parsed:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def read_card_file(path: Path, root: Path) -> Parsed:
-    """Read and parse one card file; the default deck comes from its path under root."""
+def read_card_file(path: Path) -> Parsed:
+    """Read and parse one card file; without a `deck` key its path names the deck."""
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -42,7 +43,7 @@ def read_card_file(path: Path, root: Path) -> Parsed:
             Location(path, 1),
             "check that the file exists and is readable",
         ) from error
-    return parse_text(decode(data, path), path, default_deck=default_deck(path, root))
+    return parse_text(decode(data, path), path, default_deck=default_deck(path))
 
 
 def decode(data: bytes, path: Path) -> str:
@@ -58,15 +59,6 @@ def decode(data: bytes, path: Path) -> str:
             "save the file as UTF-8",
         ) from error
     return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def default_deck(path: Path, root: Path) -> str:
-    """Return the deck name a file gets without front matter: its path under root."""
-    try:
-        relative = path.with_suffix("").relative_to(root)
-    except ValueError:
-        relative = Path(path.stem)
-    return "::".join(relative.parts) or path.stem
 
 
 def parse_text(text: str, path: Path, *, default_deck: str) -> Parsed:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from deckbuilder.model import Card, CardFile
 from deckbuilder.options import Options
 from deckbuilder.parse import read_card_file
 from deckbuilder.report import Report
+from deckbuilder.sources import find_sources
 
 if TYPE_CHECKING:
     from deckbuilder.package import Note
@@ -21,36 +21,12 @@ if TYPE_CHECKING:
 INCOMPLETE_TAG = "incomplete"
 
 
-@dataclass(frozen=True)
-class Source:
-    """A card file to read, and the folder its default deck name is relative to."""
-
-    path: Path
-    root: Path
-
-
-def find_sources(paths: Iterable[Path]) -> list[Source]:
-    """Return the card files under `paths`: `.md` files, folders searched deeply."""
-    sources: list[Source] = []
-    for path in paths:
-        if path.is_dir():
-            sources += [Source(file, path) for file in sorted(path.rglob("*.md"))]
-        elif path.is_file():
-            sources.append(Source(path, path.parent))
-        else:
-            raise SourceError(
-                f"no such file or folder: {path}",
-                remedy="pass card files or folders that hold them, e.g. cards/",
-            )
-    return sources
-
-
 def load(paths: Sequence[Path], report: Report) -> list[CardFile]:
     """Parse every card file under `paths`, recording problems in `report`."""
     files = []
-    for source in find_sources(paths):
+    for path in find_sources(paths):
         try:
-            parsed = read_card_file(source.path, source.root)
+            parsed = read_card_file(path)
         except SourceError as error:
             assert error.location is not None
             report.error(error.location, error.message, error.remedy)
@@ -185,11 +161,17 @@ def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[No
 def _note(card: Card, renderer: Renderer, report: Report) -> Note:
     from deckbuilder.package import Note
 
-    question = renderer.render(
-        card.question, path=card.location.path, first_line=card.question_line
-    )
-    answer = renderer.render(
-        card.answer, path=card.location.path, first_line=card.answer_line
+    included = {
+        block.location.line: block.code
+        for block in card.blocks
+        if "include" in block.options
+    }
+    question, answer = (
+        renderer.render(text, path=card.location.path, first_line=line, code=included)
+        for text, line in (
+            (card.question, card.question_line),
+            (card.answer, card.answer_line),
+        )
     )
     report.diagnostics.extend(question.diagnostics)
     report.diagnostics.extend(answer.diagnostics)

@@ -117,7 +117,7 @@ class CardFile(pytest.File):
     def collect(self) -> Iterable[CardItem]:
         state = _state(self.config)
         try:
-            parsed = read_card_file(self.path, state.card_root(self.path))
+            parsed = read_card_file(self.path)
         except SourceError as error:
             raise self.CollectError(state.describe(error)) from error
         errors = [d for d in parsed.diagnostics if d.severity is Severity.ERROR]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as etree
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,9 +42,20 @@ class Renderer:
         self._highlighter = Highlighter()
         self._markdown = self._new_markdown()
 
-    def render(self, text: str, *, path: Path, first_line: int) -> Rendered:
-        """Return the HTML for `text`, whose first line is `first_line` of `path`."""
-        self._call.start(path, first_line)
+    def render(
+        self,
+        text: str,
+        *,
+        path: Path,
+        first_line: int,
+        code: Mapping[int, str] | None = None,
+    ) -> Rendered:
+        """Return the HTML for `text`, whose first line is `first_line` of `path`.
+
+        `code` maps the source line of a fence to the code to show in place of what
+        is written there: the region an `include=` block names.
+        """
+        self._call.start(path, first_line, code or {})
         self._markdown.reset()
         try:
             output = self._markdown.convert(text)
@@ -87,10 +99,13 @@ class _Call:
     """Placeholders that stand for a whole fenced block."""
     math: dict[str, str] = field(default_factory=dict)
     """Placeholder of each math span, mapped to the span's source."""
+    code: Mapping[int, str] = field(default_factory=dict)
+    """Code to show instead of a fence's own, by the fence's source line."""
 
-    def start(self, path: Path, first_line: int) -> None:
+    def start(self, path: Path, first_line: int, code: Mapping[int, str]) -> None:
         self.path = path
         self.first_line = first_line
+        self.code = code
         self.diagnostics = []
         self.fences = set()
         self.math = {}
@@ -155,9 +170,8 @@ class _FencePreprocessor(Preprocessor):
         location = Location(
             self._call.path, self._call.first_line + fence.start, fence.indent + 1
         )
-        highlighted = self._highlighter.highlight(
-            fence.code, fence.info, location=location
-        )
+        code = self._call.code.get(location.line, fence.code)
+        highlighted = self._highlighter.highlight(code, fence.info, location=location)
         if highlighted.diagnostic is not None:
             self._call.diagnostics.append(highlighted.diagnostic)
         placeholder = self.md.htmlStash.store(highlighted.html)

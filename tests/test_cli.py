@@ -118,11 +118,11 @@ def test_out_and_bundle_options(project: Path) -> None:
 
 def test_ids_writes_current_ids_into_sources(project: Path) -> None:
     path = project / "cards" / "demo.md"
-    before = [card.id for card in read_card_file(path, path.parent).file.cards]
+    before = [card.id for card in read_card_file(path).file.cards]
 
     result = run("ids")
 
-    after = read_card_file(path, path.parent).file.cards
+    after = read_card_file(path).file.cards
     assert result.exit_code == 0
     assert result.stdout == "cards/demo.md: wrote 2 ids\n"
     assert [card.id for card in after] == before

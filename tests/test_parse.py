@@ -8,7 +8,7 @@ import pytest
 
 from deckbuilder.errors import SourceError
 from deckbuilder.model import derive_id
-from deckbuilder.parse import Parsed, default_deck, parse_text, read_card_file
+from deckbuilder.parse import Parsed, parse_text, read_card_file
 
 
 def parse(text: str, deck: str = "default") -> Parsed:
@@ -48,11 +48,6 @@ def test_front_matter_sets_deck_tags_and_type() -> None:
         "reversed",
     )
     assert card.location.line == 6
-
-
-def test_default_deck_comes_from_path_under_root() -> None:
-    assert default_deck(Path("cards/ml/gans.md"), Path("cards")) == "ml::gans"
-    assert default_deck(Path("cards/gans.md"), Path("cards")) == "gans"
 
 
 def test_metadata_comment_sets_id_tags_type_and_is_not_in_answer() -> None:
@@ -182,7 +177,7 @@ def test_bom_crlf_and_cr_are_accepted(tmp_path: Path) -> None:
         path = tmp_path / "x.md"
         path.write_bytes(data)
 
-        cards = read_card_file(path, tmp_path).file.cards
+        cards = read_card_file(path).file.cards
 
         assert [(c.question, c.answer) for c in cards] == expected
 
@@ -192,6 +187,6 @@ def test_non_utf8_file_is_a_located_error(tmp_path: Path) -> None:
     path.write_bytes(b"## Q\nna\xefve\n")
 
     with pytest.raises(SourceError) as caught:
-        read_card_file(path, tmp_path)
+        read_card_file(path)
 
     assert str(caught.value).startswith(f"{path}:2:3: error: file is not valid UTF-8")

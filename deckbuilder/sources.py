@@ -1,0 +1,75 @@
+"""Find card files, the project they belong to, and the deck a file's path names."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from deckbuilder.errors import SourceError
+
+ROOT_MARKERS = ("pyproject.toml", ".git")
+CARD_FOLDER = "cards"
+
+
+def find_sources(paths: Iterable[Path]) -> list[Path]:
+    """Return the card files under `paths`: `.md` files, folders searched deeply.
+
+    Symbolic links to files and folders are followed (a folder reached twice is read
+    once); hidden folders such as `.git` are skipped.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += _walk(path)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SourceError(
+                f"no such file or folder: {path}",
+                remedy="pass card files or folders that hold them, e.g. cards/",
+            )
+    return list(dict.fromkeys(found))
+
+
+def _walk(top: Path) -> list[Path]:
+    files: list[Path] = []
+    seen: set[str] = set()
+    for folder, subfolders, names in os.walk(top, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        files += [
+            Path(folder, name)
+            for name in sorted(names)
+            if name.endswith(".md") and os.path.isfile(os.path.join(folder, name))
+        ]
+    return sorted(files)
+
+
+def project_root(path: Path) -> Path | None:
+    """Return the nearest folder above `path` that holds pyproject.toml or .git."""
+    for folder in Path(os.path.abspath(path)).parents:
+        if any((folder / marker).exists() for marker in ROOT_MARKERS):
+            return folder
+    return None
+
+
+def default_deck(path: Path) -> str:
+    """Return the deck of a card file without a `deck` key.
+
+    It is the file's path under the project's `cards/` folder (or under the project
+    root for files elsewhere in it), folders joined by `::`; for a file outside any
+    project, its name. Which path the user passed on the command line plays no part,
+    so a card keeps its deck, and so its id, however it is built.
+    """
+    root = project_root(path)
+    if root is None:
+        return path.stem
+    relative = Path(os.path.abspath(path)).with_suffix("").relative_to(root)
+    if relative.parts[0] == CARD_FOLDER and len(relative.parts) > 1:
+        relative = relative.relative_to(CARD_FOLDER)
+    return "::".join(relative.parts)
