@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deckbuilder.errors import DeckbuilderError, PackageError, SourceError
+from deckbuilder.errors import DeckbuilderError, OutputError, SourceError
 from deckbuilder.options import Options
 from deckbuilder.pipeline import build, check
 from deckbuilder.report import Diagnostic, Report
@@ -13,7 +13,7 @@ __all__ = [
     "DeckbuilderError",
     "Diagnostic",
     "Options",
-    "PackageError",
+    "OutputError",
     "Report",
     "SourceError",
     "__version__",

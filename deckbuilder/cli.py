@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional, TypeVar
@@ -15,6 +16,7 @@ from deckbuilder.options import Options
 from deckbuilder.report import Report
 
 T = TypeVar("T")
+_LATEST_EPOCH = 4_102_444_799  # 2099-12-31: zip entries cannot hold later times
 
 app = typer.Typer(
     help="Compile Markdown flashcards into Anki packages, and keep their code honest.",
@@ -82,7 +84,7 @@ def build(
         out=out,
         strict=strict,
         include_incomplete=include_incomplete,
-        bundle=bundle,
+        bundle=_bundle_name(bundle),
         source_date_epoch=_source_date_epoch(),
     )
     report = _run(lambda: run_build(_paths(paths), options))
@@ -159,8 +161,7 @@ def import_brainscape(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(out, text.encode())
+        _run(lambda: replace_file(out, text.encode()))
         typer.echo(f"wrote {out}: {len(imported.cards)} cards", err=True)
 
 
@@ -168,11 +169,24 @@ def _source_date_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > _LATEST_EPOCH:
         raise typer.BadParameter(
-            f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {value!r}"
+            "SOURCE_DATE_EPOCH must be whole seconds since 1970, before 2100, "
+            f"not {value!r}"
         )
     return int(value)
+
+
+def _bundle_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = value.removesuffix(".apkg")
+    if not re.fullmatch(r"\w[\w.-]*", name):
+        raise typer.BadParameter(
+            f"{value!r} is not a file name; use letters, digits, '.', '_' and '-'",
+            param_hint="--bundle",
+        )
+    return name
 
 
 def _paths(paths: list[Path] | None) -> list[Path]:

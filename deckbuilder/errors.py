@@ -26,8 +26,8 @@ class SourceError(DeckbuilderError):
     """A card source cannot be read or parsed."""
 
 
-class PackageError(DeckbuilderError):
-    """A package cannot be written."""
+class OutputError(DeckbuilderError):
+    """An output file cannot be written."""
 
 
 class ExportFormatError(DeckbuilderError):

@@ -1,23 +1,83 @@
-"""Replace files atomically, so an interrupted write never leaves half a file."""
+"""Write output files atomically: complete under their name, or not there at all."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+from deckbuilder.errors import OutputError
+from deckbuilder.model import Location
+
+_MODE = 0o644
 
 
 def replace_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write `data` to `path` through a temporary file in the same folder.
+
+    A symbolic link is written through, to the file it points at.
+    """
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    temporary = stage(target, lambda staged: staged.write_bytes(data))
+    commit(temporary, target)
+
+
+def stage(path: Path, write: Callable[[Path], object]) -> Path:
+    """Let `write` fill a new temporary file beside `path`; return that file."""
+    where = Location(path, 1)
+    if path.is_dir():
+        raise OutputError(
+            f"{path} is a folder", where, "choose a file name that is not taken"
+        )
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(temporary, 0o644)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"cannot create folder {path.parent}: {error.strerror}",
+            where,
+            "choose an output folder that can be created, e.g. build/",
+        ) from error
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+    except OSError as error:
+        raise OutputError(
+            f"cannot write to {path.parent}: {error.strerror}",
+            where,
+            "choose a folder you can write to",
+        ) from error
+    temporary = Path(name)
+    try:
+        write(temporary)
+        mode = path.stat().st_mode & 0o7777 if path.exists() else _MODE
+        os.chmod(temporary, mode)
+    except OSError as error:
+        discard(temporary)
+        raise OutputError(
+            f"cannot write {path}: {error.strerror}",
+            where,
+            "check the free disk space and the folder's permissions",
+        ) from error
+    except BaseException:
+        discard(temporary)
+        raise
+    return temporary
+
+
+def commit(temporary: Path, path: Path) -> None:
+    """Move a staged file to its name in one step."""
+    try:
         os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    except OSError as error:
+        discard(temporary)
+        raise OutputError(
+            f"cannot write {path}: {error.strerror}",
+            Location(path, 1),
+            "check the folder's permissions",
+        ) from error
+
+
+def discard(temporary: Path) -> None:
+    """Remove a staged file that will not be committed."""
+    temporary.unlink(missing_ok=True)

@@ -35,6 +35,8 @@ def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
         if any(d.location.path == path for d in report.errors):
             continue
         for card in parsed.file.cards:
+            if not card.has_question:
+                continue
             first = owners.setdefault(card.id, card)
             if first is not card:
                 report.error(
@@ -43,7 +45,12 @@ def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
                     "reword one of the questions or give it an explicit id, then "
                     "run `deckbuilder ids` again",
                 )
-        missing = [card for card in parsed.file.cards if card.explicit_id is None]
+        # A card without a question has no id worth keeping yet.
+        missing = [
+            card
+            for card in parsed.file.cards
+            if card.explicit_id is None and card.has_question
+        ]
         if missing:
             plans[path] = (data, missing)
     if report.errors:

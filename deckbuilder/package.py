@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deckbuilder.errors import PackageError
+from deckbuilder.files import stage
 from deckbuilder.model import Location
 
-# Fixed forever: Anki matches note types by id, so changing one would make every
-# existing user's notes belong to a different note type on the next import.
-_MODEL_IDS = {"basic": 1_734_200_001, "reversed": 1_734_200_002}
-_MODEL_NAMES = {"basic": "deckbuilder Basic", "reversed": "deckbuilder Reversed"}
-_FIELDS = ("Front", "Back", "Source")
+# Fixed forever: Anki matches note types by id, and updates an existing note only when
+# the incoming note has the same note type with the same fields. So `basic` and
+# `reversed` cards share one note type, the reverse card generated only when the
+# Reverse field is filled: switching a card between them updates it in place.
+MODEL_ID = 1_734_200_001
+MODEL_NAME = "deckbuilder"
+_FIELDS = ("Front", "Back", "Source", "Reverse")
 _ZIP_EPOCH = 315_532_800  # 1980-01-01, the earliest time a zip entry can hold
 
 _FRONT = '<div class="card-front">{{Front}}</div>'
@@ -26,7 +26,7 @@ _BACK = (
     '{{FrontSide}}\n<hr id="answer">\n<div class="card-back">{{Back}}</div>\n'
     '<div class="source">{{Source}}</div>'
 )
-_REVERSE_FRONT = '<div class="card-back">{{Back}}</div>'
+_REVERSE_FRONT = '{{#Reverse}}<div class="card-back">{{Back}}</div>{{/Reverse}}'
 _REVERSE_BACK = (
     '{{FrontSide}}\n<hr id="answer">\n<div class="card-front">{{Front}}</div>\n'
     '<div class="source">{{Source}}</div>'
@@ -67,10 +67,13 @@ def deck_id(name: str) -> int:
     return (1 << 40) + int.from_bytes(digest[:5], "big")
 
 
-def write_package(
+def stage_package(
     notes: Sequence[Note], path: Path, css: str, timestamp: float
-) -> None:
-    """Write `notes` to an `.apkg` at `path`, replacing it only when complete.
+) -> Path:
+    """Write `notes` to a temporary `.apkg` beside `path` and return it.
+
+    The caller commits it with `files.commit` once every package of the build is
+    staged, so that a failed build leaves the previous packages as they were.
 
     `timestamp` becomes every note's modification time. Anki's default import updates
     an existing note only when the incoming copy is newer, so it must move forward
@@ -78,38 +81,46 @@ def write_package(
     """
     import genanki
 
-    models = {kind: _model(kind, css) for kind in _MODEL_IDS}
+    model = _model(css)
     decks: dict[str, genanki.Deck] = {}
     for note in notes:
         if note.deck not in decks:
             decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
         decks[note.deck].add_note(
             genanki.Note(
-                model=models[note.note_type],
-                fields=[note.front, note.back, note.source],
+                model=model,
+                fields=[
+                    note.front,
+                    note.back,
+                    note.source,
+                    "y" if note.note_type == "reversed" else "",
+                ],
                 tags=list(note.tags),
                 guid=note_guid(note.card_id),
             )
         )
     package = genanki.Package([decks[name] for name in sorted(decks)])
-    _write_atomically(package, path, timestamp)
+    return stage(path, lambda staged: _write(package, staged, timestamp))
 
 
-def _model(kind: str, css: str) -> object:
+def _model(css: str) -> object:
     import genanki
 
-    templates = [{"name": "Card 1", "qfmt": _FRONT, "afmt": _BACK}]
-    if kind == "reversed":
-        templates.append(
-            {"name": "Card 2", "qfmt": _REVERSE_FRONT, "afmt": _REVERSE_BACK}
-        )
     return genanki.Model(
-        _MODEL_IDS[kind],
-        _MODEL_NAMES[kind],
+        MODEL_ID,
+        MODEL_NAME,
         fields=[{"name": name} for name in _FIELDS],
-        templates=templates,
+        templates=[
+            {"name": "Card 1", "qfmt": _FRONT, "afmt": _BACK},
+            {"name": "Card 2", "qfmt": _REVERSE_FRONT, "afmt": _REVERSE_BACK},
+        ],
         css=css,
     )
+
+
+def _write(package: object, path: Path, timestamp: float) -> None:
+    package.write_to_file(str(path), timestamp=timestamp)  # type: ignore[attr-defined]
+    _fix_zip_times(path, timestamp)
 
 
 def _fix_zip_times(path: Path, timestamp: float) -> None:
@@ -123,31 +134,3 @@ def _fix_zip_times(path: Path, timestamp: float) -> None:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.external_attr = 0o644 << 16
             target.writestr(info, data)
-
-
-def _write_atomically(package: object, path: Path, timestamp: float) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )
-        os.close(handle)
-    except OSError as error:
-        raise PackageError(
-            f"cannot write to {path.parent}: {error.strerror}",
-            Location(path, 1),
-            "choose an output folder you can write to with --out",
-        ) from error
-    try:
-        package.write_to_file(temporary, timestamp=timestamp)  # type: ignore[attr-defined]
-        _fix_zip_times(Path(temporary), timestamp)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise PackageError(
-            f"cannot write package: {error.strerror}",
-            Location(path, 1),
-            "check the free disk space and the output folder's permissions",
-        ) from error
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)

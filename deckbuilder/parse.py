@@ -21,6 +21,7 @@ _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
 _METADATA = re.compile(r"^\s*<!--(?P<body>.*?)-->\s*$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SEPARATOR = "???"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _FRONT_MATTER_KEYS = ("deck", "tags", "type", "setup")
 _METADATA_KEYS = ("id", "tags", "type", "setup")
 
@@ -63,6 +64,7 @@ def decode(data: bytes, path: Path) -> str:
 
 def parse_text(text: str, path: Path, *, default_deck: str) -> Parsed:
     """Parse the text of a card file."""
+    _refuse_control_characters(text, path)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -85,6 +87,43 @@ def parse_text(text: str, path: Path, *, default_deck: str) -> Parsed:
     return builder.parse(body_start, headings)
 
 
+def _refuse_control_characters(text: str, path: Path) -> None:
+    # Anki separates a note's fields with U+001F and drops other control characters,
+    # so any of them in a card would corrupt or silently change the note.
+    match = _CONTROL.search(text)
+    if match is None:
+        return
+    line = text.count("\n", 0, match.start()) + 1
+    column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    raise SourceError(
+        f"file holds the control character U+{ord(match[0]):04X}",
+        Location(path, line, column),
+        "delete it; Anki cannot store it in a note",
+    )
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, mark: yaml.Mark) -> None:
+        super().__init__(key)
+        self.key = key
+        self.mark = mark
+
+
+class _FrontMatterLoader(yaml.BaseLoader):
+    """Read every value as text, as written: `tags: [yes, 007]` stays `yes`, `007`."""
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[Any, Any]:
+        keys: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise _DuplicateKey(key, key_node.start_mark)
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
     if not lines or lines[0].rstrip() != "---":
         return {}, 0
@@ -98,7 +137,13 @@ def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
             "end it with a line holding ---",
         )
     try:
-        loaded = yaml.safe_load("\n".join(lines[1:index]))
+        loaded = yaml.load("\n".join(lines[1:index]), Loader=_FrontMatterLoader)  # noqa: S506 - BaseLoader builds no objects
+    except _DuplicateKey as error:
+        raise SourceError(
+            f"front matter sets {error.key!r} twice",
+            Location(path, error.mark.line + 2),
+            "keep one of the two lines",
+        ) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -366,11 +411,14 @@ def _tags(value: object, location: Location) -> tuple[str, ...]:
                 f"tag {word!r} is not a word", location, "write tags as words"
             )
         tag = str(word).strip()
-        if any(c.isspace() or c == '"' or not c.isprintable() for c in tag):
+        if any(c.isspace() or c == '"' or not c.isprintable() for c in tag) or any(
+            not part for part in tag.split("::")
+        ):
             raise SourceError(
                 f"tag {tag!r} cannot be used in Anki",
                 location,
-                "tags cannot hold spaces or quotes; use `-` or `::` instead",
+                "tags hold no spaces or quotes, and `::` only between words; "
+                "use `-` to join words",
             )
         tags.append(tag)
     return tuple(tags)

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deckbuilder.errors import SourceError
-from deckbuilder.model import Card, CardFile
+from deckbuilder.checks import select_cards
+from deckbuilder.errors import OutputError, SourceError
+from deckbuilder.files import commit, discard
+from deckbuilder.model import Card, CardFile, Location
 from deckbuilder.options import Options
 from deckbuilder.parse import read_card_file
 from deckbuilder.report import Report
@@ -36,80 +38,6 @@ def load(paths: Sequence[Path], report: Report) -> list[CardFile]:
     return files
 
 
-def select_cards(
-    files: Sequence[CardFile], options: Options, report: Report
-) -> list[Card]:
-    """Check cards across files and return those to ship, in source order."""
-    cards = [card for file in files for card in file.cards]
-    _check_ids(cards, report)
-    _check_questions(cards, report)
-    shipped = []
-    for card in cards:
-        if card.is_complete:
-            shipped.append(card)
-            continue
-        report.incomplete += 1
-        _report_incomplete(card, options, report)
-        if options.include_incomplete:
-            shipped.append(card)
-    return shipped
-
-
-def _report_incomplete(card: Card, options: Options, report: Report) -> None:
-    if not card.has_question:
-        missing = "no question and no answer" if not card.has_answer else "no question"
-        message = f"card has {missing}"
-        remedy = "write the question after `##`"
-    else:
-        message = f'card "{_shorten(card.title)}" has no answer'
-        remedy = "write the answer below the heading"
-    if options.strict:
-        report.error(card.location, message, remedy)
-    else:
-        report.warn(card.location, message, remedy)
-
-
-def _shorten(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
-
-
-def _check_ids(cards: Sequence[Card], report: Report) -> None:
-    seen: dict[str, Card] = {}
-    for card in cards:
-        first = seen.setdefault(card.id, card)
-        if first is card:
-            continue
-        if card.explicit_id is not None:
-            report.error(
-                card.location,
-                f"duplicate card id {card.id!r}",
-                f"{first.location} uses it already; give each card its own id",
-            )
-        else:
-            report.error(
-                card.location,
-                f'the question "{_shorten(card.title)}" is already a card of deck '
-                f'"{card.deck}"',
-                f"{first.location} asks it too; reword one or give each an explicit id",
-            )
-
-
-def _check_questions(cards: Sequence[Card], report: Report) -> None:
-    # Same question, different explicit ids: legal, but likely a copy left behind.
-    seen: dict[tuple[str, str], Card] = {}
-    for card in cards:
-        if card.explicit_id is None or not card.has_question:
-            continue
-        key = (card.deck, " ".join(card.question.split()))
-        first = seen.setdefault(key, card)
-        if first is not card:
-            report.warn(
-                card.location,
-                f'deck "{card.deck}" already has the question "{_shorten(card.title)}"',
-                f"see {first.location}; merge the two cards or reword one",
-            )
-
-
 def package_name(deck: str) -> str:
     """Return the package file stem for a deck: `Machine Learning::GANs` gives
     `machine-learning.gans`."""
@@ -127,22 +55,35 @@ def check(paths: Sequence[Path], options: Options) -> Report:
 
 
 def build(paths: Sequence[Path], options: Options) -> Report:
-    """Build one package per deck (or one bundle) from the cards under `paths`."""
-    from deckbuilder.package import write_package
+    """Build one package per deck (or one bundle) from the cards under `paths`.
+
+    Nothing is written when there are errors; otherwise every package is staged
+    first and then moved into place, so a failed build leaves the old ones alone.
+    """
+    from deckbuilder.package import stage_package
 
     report = Report()
     notes = _compile(paths, options, report)
-    if report.errors:
-        return report
-
     packages = _group(notes, options, report)
     if report.errors:
         return report
+
     css = _stylesheet()
-    for name, group in packages.items():
-        path = options.out / f"{name}.apkg"
-        write_package(group, path, css, _timestamp(group, options))
-        report.packages.append(str(path))
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, group in packages.items():
+            path = options.out / f"{name}.apkg"
+            timestamp = _timestamp(group, options)
+            staged.append((stage_package(group, path, css, timestamp), path))
+        for temporary, path in staged:
+            commit(temporary, path)
+            report.packages.append(str(path))
+    except OutputError as error:
+        assert error.location is not None
+        report.error(error.location, error.message, error.remedy)
+    finally:
+        for temporary, _ in staged:
+            discard(temporary)
     return report
 
 
@@ -150,7 +91,9 @@ def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[No
     from deckbuilder.render import Renderer
 
     files = load(paths, report)
-    cards = select_cards(files, options, report)
+    cards = select_cards(
+        [card for file in files for card in file.cards], options, report
+    )
     renderer = Renderer()
     notes = [_note(card, renderer, report) for card in cards]
     report.decks = len({card.deck for card in cards})
@@ -206,6 +149,13 @@ def _incomplete_banner(card: Card) -> str:
 def _group(
     notes: Sequence[Note], options: Options, report: Report
 ) -> dict[str, list[Note]]:
+    if options.out.exists() and not options.out.is_dir():
+        report.error(
+            Location(options.out, 1),
+            f"output folder {options.out} is a file",
+            "choose another folder with --out",
+        )
+        return {}
     if options.bundle is not None:
         return {options.bundle: list(notes)} if notes else {}
     packages: dict[str, list[Note]] = {}

@@ -42,7 +42,7 @@ def test_gan_deck_imports_into_anki_with_eight_complete_cards(
     assert report.incomplete == 3
     assert len(notes) == 8
     assert {note.decks for note in notes} == {("GANs",)}
-    assert {note.note_type for note in notes} == {"deckbuilder Basic"}
+    assert {note.note_type for note in notes} == {"deckbuilder"}
     fronts = [note.fields["Front"] for note in notes]
     assert "Cool uses for GANS" in fronts[0]
     assert not any("Generator Inputs in TF" in front for front in fronts)
@@ -58,7 +58,7 @@ def test_code_is_highlighted_and_css_is_in_the_note_type(
     import_apkg(col, Path("build/gans.apkg"))
 
     backs = [note.fields["Back"] for note in collection_notes(col)]
-    css = note_type_css(col, "deckbuilder Basic")
+    css = note_type_css(col, "deckbuilder")
     col.close()
     code = next(back for back in backs if "feed_dict" in back)
     assert '<span class="' in code
@@ -125,3 +125,25 @@ def test_same_sources_give_a_byte_identical_package(gans: Path) -> None:
     build([Path("cards")], Options())
 
     assert Path("build/gans.apkg").read_bytes() == first
+
+
+def test_switching_a_card_to_reversed_updates_it_and_adds_the_reverse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    card = tmp_path / "cards" / "words.md"
+    card.parent.mkdir()
+    card.write_text("## Hund\n<!-- id: hund -->\n\ndog\n")
+    build([Path("cards")], Options(source_date_epoch=1_700_000_000))
+    col = new_collection(tmp_path)
+    import_apkg(col, Path("build/words.apkg"))
+
+    card.write_text("## Hund\n<!-- id: hund; type: reversed -->\n\nthe dog\n")
+    build([Path("cards")], Options(source_date_epoch=1_700_000_100))
+    summary = import_apkg(col, Path("build/words.apkg"))
+
+    [note] = collection_notes(col)
+    col.close()
+    assert (summary.new, summary.updated, summary.conflicting) == (0, 1, 0)
+    assert note.card_count == 2
+    assert "the dog" in note.fields["Back"]

@@ -205,3 +205,82 @@ def test_import_of_a_file_in_another_format_is_a_located_error(project: Path) ->
     assert result.stderr.startswith(f"{other}:")
     assert "error:" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_unanswered_copies_of_one_question_are_warnings_not_a_clash(
+    project: Path,
+) -> None:
+    (project / "cards" / "demo.md").write_text("## Todo\n\n## Todo\n\n##\n\n##\n")
+
+    result = run("build")
+
+    assert result.exit_code == 0
+    assert result.stderr.count("warning:") == 4
+
+
+def test_decks_differing_only_in_case_are_an_error(project: Path) -> None:
+    (project / "cards" / "more.md").write_text("---\ndeck: demo\n---\n## Q\nA\n")
+
+    result = run("build")
+
+    assert result.exit_code == 1
+    assert 'error: deck "demo" differs from deck "Demo" only in case' in result.stderr
+
+
+@pytest.mark.parametrize("name", ["", "../escape", "/tmp/x", ".hidden"])
+def test_bad_bundle_names_are_usage_errors(project: Path, name: str) -> None:
+    result = run("build", "--bundle", name)
+
+    assert result.exit_code == 2
+    assert not (project / "build").exists()
+
+
+def test_bundle_name_may_end_in_apkg(project: Path) -> None:
+    assert run("build", "--bundle", "all.apkg").stdout == "wrote build/all.apkg\n"
+
+
+def test_output_folder_that_is_a_file_is_a_located_error(project: Path) -> None:
+    (project / "afile").write_text("keep me")
+
+    result = run("build", "--out", "afile")
+
+    assert result.exit_code == 1
+    assert "afile:1:1: error: output folder afile is a file" in result.stderr
+    assert "warning: card" in result.stderr
+    assert "1 error" in result.stderr
+    assert (project / "afile").read_text() == "keep me"
+
+
+def test_packages_are_readable_by_others(project: Path) -> None:
+    run("build")
+
+    assert (project / "build" / "demo.apkg").stat().st_mode & 0o777 == 0o644
+
+
+def test_too_late_source_date_epoch_is_a_usage_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "99999999999999")
+
+    assert run("build").exit_code == 2
+
+
+def test_ids_writes_through_a_symlinked_card_file(project: Path) -> None:
+    real = project / "real.md"
+    real.write_text("## Q\nA\n")
+    (project / "cards" / "demo.md").unlink()
+    (project / "cards" / "demo.md").symlink_to(real)
+
+    result = run("ids")
+
+    assert result.exit_code == 0
+    assert (project / "cards" / "demo.md").is_symlink()
+    assert "<!-- id: " in real.read_text()
+
+
+def test_import_into_a_folder_is_an_error_without_traceback(project: Path) -> None:
+    result = run("import", "brainscape", str(SEED), "-o", "cards", "--force")
+
+    assert result.exit_code == 1
+    assert "error: cards is a folder" in result.stderr
+    assert "Traceback" not in result.output

@@ -130,6 +130,9 @@ def test_incomplete_cards_are_parsed_not_rejected() -> None:
         ("---\ndeck: 'a::::b'\n---\n", 2, "cannot be used in Anki"),
         ("---\ntype: fancy\n---\n", 2, "unknown note type 'fancy'"),
         ("---\ntags: [a b]\n---\n", 2, "tag 'a b' cannot be used in Anki"),
+        ("---\ntags: ['a::']\n---\n", 2, "tag 'a::' cannot be used in Anki"),
+        ("---\ndeck: a\ndeck: b\n---\n", 3, "front matter sets 'deck' twice"),
+        ("## A\x1fB\nx\n", 1, "control character U+001F"),
     ],
 )
 def test_file_level_problems_are_located_errors(
@@ -190,3 +193,11 @@ def test_non_utf8_file_is_a_located_error(tmp_path: Path) -> None:
         read_card_file(path)
 
     assert str(caught.value).startswith(f"{path}:2:3: error: file is not valid UTF-8")
+
+
+def test_front_matter_values_are_read_as_written() -> None:
+    text = "---\ndeck: 007\ntags: [yes, no, 0x1F]\n---\n## Q\nA\n"
+
+    card = parse(text).file.cards[0]
+
+    assert (card.deck, card.tags) == ("007", ("yes", "no", "0x1F"))

@@ -1,0 +1,101 @@
+"""Checks across cards: ids, repeated questions, deck spellings, incomplete cards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deckbuilder.model import Card
+from deckbuilder.options import Options
+from deckbuilder.report import Report
+
+
+def select_cards(cards: Sequence[Card], options: Options, report: Report) -> list[Card]:
+    """Check `cards` and return those to ship, in source order."""
+    shipped = []
+    for card in cards:
+        if card.is_complete:
+            shipped.append(card)
+            continue
+        report.incomplete += 1
+        _report_incomplete(card, options, report)
+        if options.include_incomplete:
+            shipped.append(card)
+    # Only shipped cards become notes, so only their ids (GUIDs) must be unique: two
+    # unanswered copies of one question are a reminder, not a clash.
+    check_ids(shipped, report)
+    _check_questions(shipped, report)
+    _check_deck_spelling(shipped, report)
+    return shipped
+
+
+def _report_incomplete(card: Card, options: Options, report: Report) -> None:
+    if not card.has_question:
+        missing = "no question and no answer" if not card.has_answer else "no question"
+        message = f"card has {missing}"
+        remedy = "write the question after `##`"
+    else:
+        message = f'card "{shorten(card.title)}" has no answer'
+        remedy = "write the answer below the heading"
+    if options.strict:
+        report.error(card.location, message, remedy)
+    else:
+        report.warn(card.location, message, remedy)
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """Return `text` cut to `width` characters for a message."""
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
+def check_ids(cards: Sequence[Card], report: Report) -> None:
+    """Report every card whose id another card already has."""
+    seen: dict[str, Card] = {}
+    for card in cards:
+        first = seen.setdefault(card.id, card)
+        if first is card:
+            continue
+        if card.explicit_id is not None:
+            report.error(
+                card.location,
+                f"duplicate card id {card.id!r}",
+                f"{first.location} uses it already; give each card its own id",
+            )
+        else:
+            report.error(
+                card.location,
+                f'the question "{shorten(card.title)}" is already a card of deck '
+                f'"{card.deck}"',
+                f"{first.location} asks it too; reword one or give each an explicit id",
+            )
+
+
+def _check_questions(cards: Sequence[Card], report: Report) -> None:
+    # Same question, different explicit ids: legal, but likely a copy left behind.
+    seen: dict[tuple[str, str], Card] = {}
+    for card in cards:
+        if card.explicit_id is None or not card.has_question:
+            continue
+        key = (card.deck, " ".join(card.question.split()))
+        first = seen.setdefault(key, card)
+        if first is not card:
+            report.warn(
+                card.location,
+                f'deck "{card.deck}" already has the question "{shorten(card.title)}"',
+                f"see {first.location}; merge the two cards or reword one",
+            )
+
+
+def _check_deck_spelling(cards: Sequence[Card], report: Report) -> None:
+    # Anki compares deck names without case: `ML::GANs` and `ml::gans` are one deck
+    # there, which would silently merge two decks of the sources.
+    seen: dict[str, Card] = {}
+    reported: set[str] = set()
+    for card in cards:
+        first = seen.setdefault(card.deck.casefold(), card)
+        if first.deck != card.deck and card.deck not in reported:
+            reported.add(card.deck)
+            report.error(
+                card.location,
+                f'deck "{card.deck}" differs from deck "{first.deck}" only in case',
+                f"Anki treats them as one deck; spell it as at {first.location}",
+            )
