@@ -10,6 +10,7 @@ children. `--once` runs a single card in this process, for the process-per-card 
 
 from __future__ import annotations
 
+import builtins
 import faulthandler
 import importlib
 import io
@@ -121,7 +122,7 @@ def _exec_step(step: Event, namespace: dict[str, Any]) -> Event | None:
     try:
         exec(compile(source, step["path"], "exec", dont_inherit=True), namespace)
     except BaseException as error:  # noqa: BLE001 - SystemExit is a card failure too
-        if expected and _is_instance_named(error, expected):
+        if expected and _is_expected(error, expected, namespace):
             return None
         return {
             "kind": "exception",
@@ -140,10 +141,19 @@ def _exec_step(step: Event, namespace: dict[str, Any]) -> Event | None:
     return None
 
 
-def _is_instance_named(error: BaseException, name: str) -> bool:
-    return any(
-        name in (cls.__name__, _class_name(cls)) for cls in type(error).__mro__
-    )
+def _is_expected(error: BaseException, name: str, namespace: dict[str, Any]) -> bool:
+    """Return whether `error` is the class `name` names, by name or as the card's
+    code would spell it (`tf.errors.InvalidArgumentError`)."""
+    if any(name in (cls.__name__, _class_name(cls)) for cls in type(error).__mro__):
+        return True
+    first, *attributes = name.split(".")
+    try:
+        expected = namespace[first] if first in namespace else getattr(builtins, first)
+        for attribute in attributes:
+            expected = getattr(expected, attribute)
+    except (KeyError, AttributeError):
+        return False
+    return isinstance(expected, type) and isinstance(error, expected)
 
 
 def _class_name(cls: type) -> str:
@@ -222,7 +232,11 @@ def _preload(names: Sequence[str]) -> tuple[list[str], list[str]]:
     loaded, missing = [], []
     for name in names:
         try:
-            __import__(name)
+            module = importlib.import_module(name)
+            if name in _SEEDERS:
+                # Resolve the seeding function now: numpy.random, for one, is a lazy
+                # submodule that would otherwise be imported again in every child.
+                getattr(module, _SEEDERS[name][0])
         except Exception:  # noqa: BLE001 - a card importing it will say why
             missing.append(name)
         else:

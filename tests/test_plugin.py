@@ -272,6 +272,16 @@ def test_raises_expects_the_named_exception(project: pytest.Pytester) -> None:
         [][1]
         ```
 
+        ```python raises=json.decoder.JSONDecodeError
+        import json
+        json.loads("{")
+        ```
+
+        ```python raises=js.JSONDecodeError
+        import json as js
+        js.loads("{")
+        ```
+
         ```python
         after = True
         ```
@@ -295,7 +305,7 @@ def test_raises_expects_the_named_exception(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            'cards/deck.md:18: card "Does not raise": expected ValueError to be '
+            'cards/deck.md:28: card "Does not raise": expected ValueError to be '
             "raised, but the block ran through",
             "KeyError: 'missing'",
         ]
