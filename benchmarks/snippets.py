@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     jobs = [_job(n, folder) for n in range(args.count)]
     baseline = jobs[: args.baseline_count or args.count]
 
-    print(f"# {platform.python_version()} on {os.cpu_count()} CPUs, {platform.machine()}")
+    python, machine = platform.python_version(), platform.machine()
+    print(f"# Python {python} on {os.cpu_count()} CPUs, {machine}")
     fork = _measure(ForkServerRunner(preload=("numpy", "tensorflow")), jobs)
     _report("fork server", fork)
     fresh = _measure(SubprocessRunner(), baseline)
@@ -106,9 +107,10 @@ def _report(name: str, timing: Timing) -> None:
     for label, kind in (("all", None), ("tensorflow", True), ("plain", False)):
         values = timing.after_first(kind)
         if values:
+            mean, median = statistics.mean(values), statistics.median(values)
             print(
-                f"  after the first, {label:>10}: mean {statistics.mean(values):.3f} s, "
-                f"median {statistics.median(values):.3f} s, max {max(values):.3f} s"
+                f"  after the first, {label:>10}: mean {mean:.3f} s, "
+                f"median {median:.3f} s, max {max(values):.3f} s"
             )
 
 
@@ -119,13 +121,13 @@ def _compare(fork: Timing, fresh: Timing) -> None:
         if slow and fast:
             ratio = statistics.mean(slow) / statistics.mean(fast)
             print(f"  {label:>10}: {ratio:.0f}x")
-    per_snippet = statistics.mean(fresh.seconds)
-    estimate = per_snippet * len(fork.seconds)
+    count, total = len(fork.seconds), sum(fork.seconds)
+    estimate = statistics.mean(fresh.seconds) * count
     print(
-        f"  total for {len(fork.seconds)} snippets: fork server {sum(fork.seconds):.1f} s, "
+        f"  total for {count} snippets: fork server {total:.1f} s, "
         f"process per snippet {estimate:.1f} s"
         + ("" if len(fresh.seconds) == len(fork.seconds) else " (extrapolated)")
-        + f" ({estimate / sum(fork.seconds):.0f}x)"
+        + f" ({estimate / total:.0f}x)"
     )
 
 

@@ -47,7 +47,8 @@ def rewrite(block: CodeBlock, printed: str) -> None:
     mark included), the file is replaced atomically, and concurrent rewrites of files
     in the same folder (pytest-xdist workers) take turns. The block is found again by
     its text, nearest to where it was parsed, since earlier rewrites may have moved
-    it. Raises SourceError when it is no longer there.
+    it. Raises SourceError when it is no longer there, OutputError when the file
+    cannot be written.
     """
     path = block.location.path
     with _folder_lock(path.parent):

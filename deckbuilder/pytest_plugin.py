@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from deckbuilder import outputs
-from deckbuilder.errors import SourceError
+from deckbuilder.errors import DeckbuilderError, SourceError
 from deckbuilder.model import Card, Location
 from deckbuilder.parse import read_card_file
 from deckbuilder.report import Diagnostic, Severity
@@ -30,6 +30,8 @@ from deckbuilder.snippets import CardPlan, OutputCheck, Settings, has_code, plan
 _RUNNERS = ("forkserver", "subprocess")
 _UPDATED = "deckbuilder_updated_output"
 _SLUG_LENGTH = 60
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+"""Terminal colour codes, which Keras puts in its error messages."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class CardItem(pytest.Item):
                 continue
             try:
                 outputs.rewrite(check.block, printed)
-            except SourceError as error:
+            except DeckbuilderError as error:
                 problems.append(state.describe(error))
             else:
                 self.user_properties.append((_UPDATED, place))
@@ -210,20 +212,21 @@ class CardItem(pytest.Item):
     def _describe(self, job: CardJob, failure: Failure) -> str:
         state = _state(self.config)
         step = job.steps[failure.step] if failure.step is not None else None
-        frames = failure.frames
         line = _failing_line(self.card, job, failure)
         where = f'{state.place(Location(self.path, line))}: card "{self.card.title}"'
         if failure.kind == "exception":
-            message = state.shorten_paths(failure.message)
-            return "\n".join([where, *state.traceback(frames), message])
+            if step is not None and (step.setup or step.path != self.path):
+                where += f", in {step.label}"
+            message = _ANSI.sub("", state.shorten_paths(failure.message))
+            return "\n".join([where, *state.traceback(failure.frames), message])
         if failure.kind == "crash" and step is not None:
             message = f"{failure.message} while running {step.label}"
         elif failure.kind == "internal":
             message = f"deckbuilder could not run the card: {failure.message}"
         else:
             message = failure.message
-        stack = state.traceback(frames, "It was running:") if frames else []
-        return "\n".join([f"{where}: {message}", *stack])
+        stack = state.traceback(failure.frames, "It was running:")
+        return "\n".join([f"{where}: {message}", *(stack if failure.frames else [])])
 
     def _add_sections(self, result: CardResult, number: int) -> None:
         suffix = f" (fresh run {number + 1})" if number else ""
@@ -256,15 +259,15 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def _failing_line(card: Card, job: CardJob, failure: Failure) -> int:
     """Return the card file's line to blame: the innermost frame in it, else the
-    failing block's, else the card's heading."""
+    line the failing step comes from, else the card's heading."""
     path = card.location.path
     if failure.where is not None and Path(failure.where[0]) == path:
         return failure.where[1]
     for frame in reversed(failure.frames):
         if Path(frame.path) == path:
             return frame.line
-    if failure.step is not None and job.steps[failure.step].path == path:
-        return job.steps[failure.step].line
+    if failure.step is not None:
+        return job.steps[failure.step].origin or card.location.line
     return card.location.line
 
 
@@ -308,10 +311,6 @@ class _State:
         path = path.resolve()
         return any(path.is_relative_to(folder) for folder in self.options.cards)
 
-    def card_root(self, path: Path) -> Path:
-        path = path.resolve()
-        return next(f for f in self.options.cards if path.is_relative_to(f))
-
     def runner(self) -> SnippetRunner:
         if self._runner is None:
             if self.options.runner == "subprocess" or not hasattr(os, "fork"):
@@ -338,8 +337,8 @@ class _State:
     def place(self, location: Location) -> str:
         return f"{self.relative(location.path)}:{location.line}"
 
-    def describe(self, problem: SourceError | Diagnostic) -> str:
-        if isinstance(problem, SourceError):
+    def describe(self, problem: DeckbuilderError | Diagnostic) -> str:
+        if isinstance(problem, DeckbuilderError):
             if problem.location is None:
                 return str(problem)
             problem = Diagnostic(
@@ -391,13 +390,11 @@ def _groups(
 
 
 def _package(path: str) -> str:
-    parts = Path(path).parts
-    for index, part in enumerate(parts[:-1]):
-        if part in ("site-packages", "dist-packages") or re.fullmatch(
-            r"python3\.\d+", part
-        ):
-            top = parts[index + 1]
-            return top.removesuffix(".py")
+    """Return the top-level package a library file belongs to, for a summary."""
+    parts = Path(path).parts[:-1]
+    for folder in ("site-packages", "dist-packages", _STDLIB):
+        if folder in parts:
+            return Path(path).parts[parts.index(folder) + 1].removesuffix(".py")
     return Path(path).parent.name or path
 
 
@@ -434,6 +431,7 @@ def _header(files: int, cards: int) -> str:
 
 
 _STATE = pytest.StashKey[_State]()
+_STDLIB = Path(os.__file__).parent.name
 
 
 def _state(config: pytest.Config) -> _State:

@@ -56,6 +56,11 @@ class Step:
     label: str
     """How messages name the step, e.g. `the block at cards/gans.md:12`."""
     timeout: float
+    origin: int = 0
+    """Line of the card file the step stands for: its block's opening fence, or the
+    line that names its setup module."""
+    setup: bool = False
+    """Hidden setup, not shown on the card."""
     raises: str | None = None
     """Name of the exception class the step must raise."""
     capture: bool = False

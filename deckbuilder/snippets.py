@@ -165,7 +165,8 @@ def _module_step(name: str, settings: Settings, location: Location) -> Step:
             location,
             f"create {shown} or fix the name",
         ) from error
-    return Step(code, path, 1, f"setup module {name} ({shown})", settings.timeout)
+    label = f"setup module {name} ({shown})"
+    return Step(code, path, 1, label, settings.timeout, location.line, setup=True)
 
 
 def _preamble_steps(file: CardFile, settings: Settings) -> Iterable[Step]:
@@ -176,7 +177,8 @@ def _preamble_steps(file: CardFile, settings: Settings) -> Iterable[Step]:
             label = f"setup block at {where}{block.location.line}"
             timeout = _timeout(block, settings)
             path, line = block.location.path, block.first_code_line
-            yield Step(block.code, path, line, label, timeout)
+            origin = block.location.line
+            yield Step(block.code, path, line, label, timeout, origin, setup=True)
 
 
 def _block_step(block: CodeBlock, settings: Settings) -> Step:
@@ -191,6 +193,7 @@ def _block_step(block: CodeBlock, settings: Settings) -> Step:
         line,
         f"the block at {where}",
         _timeout(block, settings),
+        block.location.line,
         raises=block.options.get("raises") or None,
     )
 

@@ -305,7 +305,7 @@ def test_raises_expects_the_named_exception(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            'cards/deck.md:28: card "Does not raise": expected ValueError to be '
+            'cards/deck.md:27: card "Does not raise": expected ValueError to be '
             "raised, but the block ran through",
             "KeyError: 'missing'",
         ]
@@ -450,6 +450,28 @@ def test_missing_setup_module_fails_at_the_metadata_line(
         [
             "cards/deck.md:2:1: error: setup module 'nothere' cannot be read from "
             "code_snippets/nothere.py (create code_snippets/nothere.py or fix the name)"
+        ]
+    )
+
+
+def test_a_failing_setup_module_is_named_with_the_line_that_asks_for_it(
+    project: pytest.Pytester,
+) -> None:
+    broken = '"""Broken."""\nraise RuntimeError("no")\n'
+    write(project, "code_snippets/broken.py", broken)
+    card = "## Q\n<!-- setup: broken -->\n\n```python\npass\n```\n"
+    write(project, "cards/deck.md", card)
+
+    result = run(project)
+
+    result.stdout.fnmatch_lines(
+        [
+            'cards/deck.md:2: card "Q", in setup module broken '
+            "(code_snippets/broken.py)",
+            "Traceback (most recent call last):",
+            '  File "code_snippets/broken.py", line 2, in <module>',
+            '    raise RuntimeError("no")',
+            "RuntimeError: no",
         ]
     )
 
