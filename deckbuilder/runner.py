@@ -164,7 +164,7 @@ class ForkServerRunner:
         try:
             _send(self._server.stdin.fileno(), _job_message(job, files))
             run = _CardRun(job, events)
-            run.wait_for("pid")
+            run.wait_for_pid()
             run.drive()
         except _ServerError as error:
             self._stop()
@@ -192,7 +192,16 @@ class ForkServerRunner:
             )
         assert self._server.stdout is not None
         self._events = _EventReader(self._server.stdout.fileno(), self._log_tail)
-        self._events.next(time.monotonic() + _START_TIMEOUT, expect="ready")
+        try:
+            ready = self._events.next(time.monotonic() + _START_TIMEOUT, "ready")
+        except _ServerError:
+            self._stop()
+            raise
+        if ready is None:
+            self._stop()
+            raise _ServerError(
+                f"the snippet helper did not start within {_START_TIMEOUT:g} s"
+            )
         return self._events
 
     def _log_tail(self) -> str:
@@ -316,10 +325,10 @@ class _CardRun:
         first = job.steps[0].timeout if job.steps else _EXIT_GRACE
         self.deadline = time.monotonic() + first
 
-    def wait_for(self, kind: str) -> None:
-        event = self.events.next(time.monotonic() + _START_TIMEOUT, expect=kind)
+    def wait_for_pid(self) -> None:
+        event = self.events.next(time.monotonic() + _START_TIMEOUT, expect="pid")
         if event is None:
-            raise _ServerError(f"the snippet helper did not send {kind!r} in time")
+            raise _ServerError("the snippet helper did not fork a child in time")
         self.pid = int(event["pid"])
 
     def drive(self, exit_on_eof: bool = False) -> None:

@@ -381,6 +381,63 @@ def test_a_card_that_kills_its_interpreter_fails_alone(
     )
 
 
+def test_the_subprocess_runner_reports_alike(project: pytest.Pytester) -> None:
+    write(
+        project,
+        "cards/deck.md",
+        """
+        ## Passes
+
+        ```python
+        print("hi")
+        ```
+
+        ```output
+        hi
+        ```
+
+        ## Fails
+
+        ```python
+        assert 1 == 2
+        ```
+
+        ## Hangs
+
+        ```python timeout=0.3
+        while True:
+            pass
+        ```
+
+        ## Dies
+
+        ```python
+        import os
+        os._exit(5)
+        ```
+        """,
+    )
+
+    result = run(project, "--deckbuilder-runner", "subprocess")
+
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            'cards/deck.md:14: card "Fails"',
+            "*",
+            '  File "cards/deck.md", line 14, in <module>',
+            "    assert 1 == 2",
+            "AssertionError",
+            "*",
+            'cards/deck.md:20: card "Hangs": the block at cards/deck.md:19 timed out '
+            "after 0.3 s",
+            "*",
+            'cards/deck.md:*: card "Dies": interpreter died: exit code 5 while running '
+            "the block at cards/deck.md:26",
+        ]
+    )
+
+
 def test_unknown_block_option_fails_the_card_with_its_place(
     project: pytest.Pytester,
 ) -> None:
