@@ -18,7 +18,7 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import ETX, STX, AtomicString, code_escape
 
-from deckbuilder.fences import Fence, find_fences
+from deckbuilder.fences import Fence, find_fences, split_info
 from deckbuilder.highlight import Highlighter
 from deckbuilder.lists import ListNester
 from deckbuilder.mathjax import MathScanner
@@ -152,12 +152,15 @@ class _FencePreprocessor(Preprocessor):
         done = 0
         for fence in find_fences(lines):
             output += self._normalise(lines[done : fence.start])
+            done = len(lines) if fence.end is None else fence.end + 1
+            if _hidden(fence):
+                output.append("")
+                continue
             # Blank lines make the block a paragraph of its own, which the raw HTML
             # step unwraps (never <p><pre>); the indent keeps it in its list item.
             # The price: an item holding a fence is loose (its text in <p>), where
             # GitHub keeps the list tight.
             output += ["", " " * fence.indent + self._stash(fence), ""]
-            done = len(lines) if fence.end is None else fence.end + 1
         output += self._normalise(lines[done:])
         return [*output, "", ""]
 
@@ -177,6 +180,14 @@ class _FencePreprocessor(Preprocessor):
         placeholder = self.md.htmlStash.store(highlighted.html)
         self._call.fences.add(placeholder)
         return placeholder
+
+
+def _hidden(fence: Fence) -> bool:
+    try:
+        _, options = split_info(fence.info)
+    except ValueError:
+        return False
+    return "hide" in options
 
 
 # Math ----------------------------------------------------------------------------

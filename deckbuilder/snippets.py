@@ -18,7 +18,7 @@ PYTHON = frozenset({"python", "py", "python3"})
 """Languages whose blocks run."""
 OUTPUT = "output"
 """Language of a block holding the printed output of the Python block before it."""
-OPTIONS = ("norun", "skip", "raises", "timeout", "fresh", "setup", "include")
+OPTIONS = ("norun", "skip", "raises", "timeout", "fresh", "setup", "include", "hide")
 SEEDED = ("numpy", "tensorflow", "keras")
 """Modules seeded before a card that imports them (random is always seeded)."""
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")

@@ -815,3 +815,26 @@ def test_cards_run_under_xdist(project: pytest.Pytester) -> None:
             "*interpreter died: exit code 4*",
         ]
     )
+
+
+def test_hidden_blocks_run_under_test(project: pytest.Pytester) -> None:
+    write(
+        project,
+        "cards/deck.md",
+        """
+        ## Checked quietly
+
+        ```python
+        x = 2
+        ```
+
+        ```python hide
+        assert x == 3
+        ```
+        """,
+    )
+
+    result = run(project)
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cards/deck.md:8*"])
