@@ -114,6 +114,14 @@ class CardFile:
     """Fenced blocks of the preamble; `python setup` ones run before every card."""
 
 
+def location_at(path: Path, text: str | bytes, offset: int) -> Location:
+    """Return the line and column of `offset` in `text` (characters or bytes)."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    line = text.count(newline, 0, offset) + 1  # type: ignore[arg-type]
+    column = offset - (text.rfind(newline, 0, offset) + 1) + 1  # type: ignore[arg-type]
+    return Location(path, line, column)
+
+
 def derive_id(deck: str, question: str) -> str:
     """Return the id of a card that has none: a short hash of deck and question.
 

@@ -11,10 +11,17 @@ import yaml
 
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
-from deckbuilder.model import NOTE_TYPES, Card, CardFile, CodeBlock, Location
+from deckbuilder.model import (
+    NOTE_TYPES,
+    Card,
+    CardFile,
+    CodeBlock,
+    Location,
+    location_at,
+)
 from deckbuilder.regions import included_code
 from deckbuilder.report import Diagnostic, Severity
-from deckbuilder.sources import default_deck
+from deckbuilder.sources import decode_utf8, default_deck
 
 _HEADING = re.compile(r"^ {0,3}##(?=[ \t]|$)(?P<text>.*)$")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
@@ -49,17 +56,7 @@ def read_card_file(path: Path) -> Parsed:
 
 def decode(data: bytes, path: Path) -> str:
     """Decode a card file as UTF-8 (a byte-order mark is allowed), with \\n newlines."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise SourceError(
-            f"file is not valid UTF-8 (byte 0x{data[error.start]:02x})",
-            Location(path, line, column),
-            "save the file as UTF-8",
-        ) from error
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return decode_utf8(data, path, SourceError, "file", "save the file as UTF-8")
 
 
 def parse_text(text: str, path: Path, *, default_deck: str) -> Parsed:
@@ -93,11 +90,9 @@ def _refuse_control_characters(text: str, path: Path) -> None:
     match = _CONTROL.search(text)
     if match is None:
         return
-    line = text.count("\n", 0, match.start()) + 1
-    column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
     raise SourceError(
         f"file holds the control character U+{ord(match[0]):04X}",
-        Location(path, line, column),
+        location_at(path, text, match.start()),
         "delete it; Anki cannot store it in a note",
     )
 

@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from deckbuilder.errors import SourceError
+from deckbuilder.errors import DeckbuilderError, SourceError
+from deckbuilder.model import location_at
 
 ROOT_MARKERS = ("pyproject.toml", ".git")
 CARD_FOLDER = "cards"
@@ -73,3 +74,21 @@ def default_deck(path: Path) -> str:
     if relative.parts[0] == CARD_FOLDER and len(relative.parts) > 1:
         relative = relative.relative_to(CARD_FOLDER)
     return "::".join(relative.parts)
+
+
+def decode_utf8(
+    data: bytes, path: Path, error: type[DeckbuilderError], what: str, remedy: str
+) -> str:
+    """Decode UTF-8 text (a byte-order mark is allowed) with \\n newlines.
+
+    Bytes that are not UTF-8 raise `error`, located at the first of them.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as problem:
+        raise error(
+            f"{what} is not valid UTF-8 (byte 0x{data[problem.start]:02x})",
+            location_at(path, data, problem.start),
+            remedy,
+        ) from problem
+    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -16,6 +16,7 @@ from deckbuilder.errors import ExportFormatError
 from deckbuilder.importers.write import to_markdown
 from deckbuilder.model import Location
 from deckbuilder.report import Diagnostic
+from deckbuilder.sources import decode_utf8
 
 __all__ = [
     "ImportedCard",
@@ -71,14 +72,11 @@ def read_export(path: Path, importer: Importer) -> ImportedDeck:
             Location(path, 1),
             "check that the file exists and is readable",
         ) from error
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise ExportFormatError(
-            f"export is not valid UTF-8 (byte 0x{data[error.start]:02x})",
-            Location(path, line, column),
-            "export the deck again as UTF-8 text, or convert the file to UTF-8",
-        ) from error
+    text = decode_utf8(
+        data,
+        path,
+        ExportFormatError,
+        "export",
+        "export the deck again as UTF-8 text, or convert the file to UTF-8",
+    )
     return importer(text, path)
