@@ -9,10 +9,10 @@ from pathlib import Path
 
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Location
+from deckbuilder.sources import project_root
 
 _START = re.compile(r"^\s*#\s*region\b[ \t]*(?P<name>\S*)")
 _END = re.compile(r"^\s*#\s*endregion\b")
-_ROOT_MARKERS = ("pyproject.toml", ".git")
 _INCLUDE_HELP = "write e.g. include=../code_snippets/gan_tf2.py#generator"
 
 
@@ -62,7 +62,7 @@ def find_region(text: str, name: str, path: Path) -> Region:
     runnable = runnable.rstrip() + "\n" if runnable.strip() else ""
     shown = "".join(
         f"{line}\n"
-        for line, original in zip(runnable.splitlines(), body[first:])
+        for line, original in zip(runnable.splitlines(), body[first:], strict=False)
         if not _is_marker(original)
     )
     return Region(path, name, start + first + 2, shown, runnable)
@@ -83,7 +83,7 @@ def include_region(spec: str, location: Location) -> Region:
         )
     card = location.path.resolve()
     path = (card.parent / module).resolve()
-    root = project_root(card)
+    root = project_root(card) or card.parent
     if not path.is_relative_to(root):
         raise SourceError(
             f"include path {module!r} leaves the project folder {root}",
@@ -114,14 +114,6 @@ def included_code(spec: str, written: str, location: Location) -> str:
             "delete the code inside the fences; the block shows the included region",
         )
     return include_region(spec, location).code
-
-
-def project_root(path: Path) -> Path:
-    """Return the nearest folder above `path` holding pyproject.toml or .git."""
-    for folder in path.resolve().parents:
-        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
-            return folder
-    return path.resolve().parent
 
 
 def _region_name(line: str) -> str | None:
