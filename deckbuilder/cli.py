@@ -27,10 +27,20 @@ app = typer.Typer(
 
 Paths = Annotated[
     Optional[list[Path]],  # noqa: UP045 - Typer reads this annotation at run time
-    typer.Argument(help="Card files or folders of them.", show_default="cards/"),
+    typer.Argument(
+        help="Card files or folders of them. Default: `cards` in pyproject.toml, "
+        "else cards/.",
+        show_default=False,
+    ),
 ]
 Strict = Annotated[
-    bool, typer.Option("--strict", help="Treat incomplete cards as errors (for CI).")
+    Optional[bool],  # noqa: UP045
+    typer.Option(
+        "--strict/--no-strict",
+        help="Treat incomplete cards as errors (for CI). Default: `strict` in "
+        "pyproject.toml, else no.",
+        show_default=False,
+    ),
 ]
 
 
@@ -51,8 +61,9 @@ def _main(
 ) -> None:
     """Compile Markdown flashcards into Anki packages.
 
-    Exit codes: 0 success (warnings allowed), 1 errors in the cards or the build,
-    2 wrong command-line usage.
+    Settings in [tool.deckbuilder] of the project's pyproject.toml are the defaults
+    of the flags. Exit codes: 0 success (warnings allowed), 1 errors in the cards,
+    the settings or the build, 2 wrong command-line usage.
     """
 
 
@@ -60,16 +71,25 @@ def _main(
 def build(
     paths: Paths = None,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for the .apkg packages.")
-    ] = Path("build"),
-    strict: Strict = False,
-    include_incomplete: Annotated[
-        bool,
+        Optional[Path],  # noqa: UP045
         typer.Option(
-            "--include-incomplete",
-            help="Ship incomplete cards, tagged 'incomplete' and marked on the card.",
+            "--out",
+            "-o",
+            help="Folder for the .apkg packages. Default: `out` in "
+            "pyproject.toml, else build/.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
+    strict: Strict = None,
+    include_incomplete: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--include-incomplete/--no-include-incomplete",
+            help="Ship incomplete cards, tagged 'incomplete' and marked on the card. "
+            "Default: `include-incomplete` in pyproject.toml, else no.",
+            show_default=False,
+        ),
+    ] = None,
     bundle: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -80,23 +100,24 @@ def build(
     """Build one .apkg per deck from the card files."""
     from deckbuilder.pipeline import build as run_build
 
-    options = Options(
+    options = _options(
         out=out,
         strict=strict,
         include_incomplete=include_incomplete,
         bundle=_bundle_name(bundle),
         source_date_epoch=_source_date_epoch(),
     )
-    report = _run(lambda: run_build(_paths(paths), options))
+    report = _run(lambda: run_build(_paths(paths, options), options))
     _finish(report, verb="built")
 
 
 @app.command()
-def check(paths: Paths = None, strict: Strict = False) -> None:
+def check(paths: Paths = None, strict: Strict = None) -> None:
     """Parse and render every card and report problems; write nothing."""
     from deckbuilder.pipeline import check as run_check
 
-    report = _run(lambda: run_check(_paths(paths), Options(strict=strict)))
+    options = _options(strict=strict)
+    report = _run(lambda: run_check(_paths(paths, options), options))
     _finish(report, verb="checked")
 
 
@@ -105,8 +126,9 @@ def ids(paths: Paths = None) -> None:
     """Write every card's current id into its source as <!-- id: ... -->."""
     from deckbuilder.ids import write_ids
 
+    options = _options()
     report = Report()
-    written = _run(lambda: write_ids(_paths(paths), report))
+    written = _run(lambda: write_ids(_paths(paths, options), report, options))
     _print_diagnostics(report)
     for path, count in written.items():
         typer.echo(f"{path}: wrote {count} id{'s' * (count != 1)}")
@@ -189,8 +211,14 @@ def _bundle_name(value: str | None) -> str | None:
     return name
 
 
-def _paths(paths: list[Path] | None) -> list[Path]:
-    return paths or [Path("cards")]
+def _options(**flags: object) -> Options:
+    from deckbuilder.config import resolve_options
+
+    return _run(lambda: resolve_options(flags))
+
+
+def _paths(paths: list[Path] | None, options: Options) -> list[Path]:
+    return paths or list(options.cards)
 
 
 def _run(action: Callable[[], T]) -> T:

@@ -30,5 +30,9 @@ class OutputError(DeckbuilderError):
     """An output file cannot be written."""
 
 
+class ConfigError(DeckbuilderError):
+    """The project's `[tool.deckbuilder]` settings cannot be read or are wrong."""
+
+
 class ExportFormatError(DeckbuilderError):
     """An export from another tool cannot be read."""

@@ -8,24 +8,28 @@ from pathlib import Path
 from deckbuilder.errors import SourceError
 from deckbuilder.files import replace_file
 from deckbuilder.model import Card
+from deckbuilder.options import Options
 from deckbuilder.parse import decode, parse_text
 from deckbuilder.report import Report
 from deckbuilder.sources import default_deck, find_sources
 
 
-def write_ids(paths: Sequence[Path], report: Report) -> dict[Path, int]:
+def write_ids(
+    paths: Sequence[Path], report: Report, options: Options | None = None
+) -> dict[Path, int]:
     """Give every card under `paths` an explicit id equal to its current one.
 
     Returns how many ids were written per changed file. A file with errors is left
     untouched, and so is every file when two cards share an id.
     """
+    folders = (options or Options()).deck_folders
     plans: dict[Path, tuple[bytes, list[Card]]] = {}
     owners: dict[str, Card] = {}
     for path in find_sources(paths):
         data = path.read_bytes()
         try:
             parsed = parse_text(
-                decode(data, path), path, default_deck=default_deck(path)
+                decode(data, path), path, default_deck=default_deck(path, folders)
             )
         except SourceError as error:
             assert error.location is not None

@@ -1,20 +1,29 @@
-"""The one options value that CLI flags fold into and every stage reads."""
+"""The one options value that CLI flags and `[tool.deckbuilder]` fold into."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from deckbuilder.model import NOTE_TYPES
+
 
 @dataclass(frozen=True)
 class Options:
-    """How to build: where to write, and how to treat incomplete cards."""
+    """How to build: what to read, where to write, how to treat incomplete cards."""
 
+    cards: tuple[Path, ...] = (Path("cards"),)
+    """Card files and folders to read when the command line names none."""
+    deck_folders: tuple[Path, ...] = ()
+    """Absolute folders whose card files are named as decks by their path below them,
+    as the project's cards/ folder is: the folders of `[tool.deckbuilder]` cards."""
     out: Path = Path("build")
     strict: bool = False
     """Incomplete cards are errors instead of warnings."""
     include_incomplete: bool = False
     """Ship incomplete cards, tagged and marked, instead of leaving them out."""
+    note_type: str = NOTE_TYPES[0]
+    """Note type of cards whose file and metadata name none."""
     bundle: str | None = None
     """Write every deck into one package with this name instead of one per deck."""
     source_date_epoch: int | None = None

@@ -19,6 +19,7 @@ from deckbuilder.model import (
     Location,
     location_at,
 )
+from deckbuilder.options import Options
 from deckbuilder.regions import included_code
 from deckbuilder.report import Diagnostic, Severity
 from deckbuilder.sources import decode_utf8, default_deck
@@ -41,8 +42,12 @@ class Parsed:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def read_card_file(path: Path) -> Parsed:
-    """Read and parse one card file; without a `deck` key its path names the deck."""
+def read_card_file(path: Path, options: Options | None = None) -> Parsed:
+    """Read and parse one card file; without a `deck` key its path names the deck.
+
+    `options` give the card folders that name decks and the default note type.
+    """
+    options = options or Options()
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -51,7 +56,12 @@ def read_card_file(path: Path) -> Parsed:
             Location(path, 1),
             "check that the file exists and is readable",
         ) from error
-    return parse_text(decode(data, path), path, default_deck=default_deck(path))
+    return parse_text(
+        decode(data, path),
+        path,
+        default_deck=default_deck(path, options.deck_folders),
+        default_note_type=options.note_type,
+    )
 
 
 def decode(data: bytes, path: Path) -> str:
@@ -59,7 +69,13 @@ def decode(data: bytes, path: Path) -> str:
     return decode_utf8(data, path, SourceError, "file", "save the file as UTF-8")
 
 
-def parse_text(text: str, path: Path, *, default_deck: str) -> Parsed:
+def parse_text(
+    text: str,
+    path: Path,
+    *,
+    default_deck: str,
+    default_note_type: str = NOTE_TYPES[0],
+) -> Parsed:
     """Parse the text of a card file."""
     _refuse_control_characters(text, path)
     lines = text.split("\n")
@@ -80,6 +96,7 @@ def parse_text(text: str, path: Path, *, default_deck: str) -> Parsed:
         for index in range(body_start, len(lines))
         if not in_fence[index] and _HEADING.match(lines[index])
     ]
+    settings.setdefault("type", default_note_type)
     builder = _FileParser(path, lines, fences, in_fence, settings, default_deck)
     return builder.parse(body_start, headings)
 

@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 INCOMPLETE_TAG = "incomplete"
 
 
-def load(paths: Sequence[Path], report: Report) -> list[CardFile]:
+def load(
+    paths: Sequence[Path], report: Report, options: Options | None = None
+) -> list[CardFile]:
     """Parse every card file under `paths`, recording problems in `report`."""
     files = []
     for path in find_sources(paths):
         try:
-            parsed = read_card_file(path)
+            parsed = read_card_file(path, options)
         except SourceError as error:
             assert error.location is not None
             report.error(error.location, error.message, error.remedy)
@@ -90,7 +92,7 @@ def build(paths: Sequence[Path], options: Options) -> Report:
 def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:
     from deckbuilder.render import Renderer
 
-    files = load(paths, report)
+    files = load(paths, report, options)
     cards = select_cards(
         [card for file in files for card in file.cards], options, report
     )

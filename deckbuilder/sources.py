@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from deckbuilder.errors import DeckbuilderError, SourceError
@@ -59,14 +59,20 @@ def project_root(path: Path) -> Path | None:
     return None
 
 
-def default_deck(path: Path) -> str:
+def default_deck(path: Path, folders: Sequence[Path] = ()) -> str:
     """Return the deck of a card file without a `deck` key.
 
-    It is the file's path under the project's `cards/` folder (or under the project
-    root for files elsewhere in it), folders joined by `::`; for a file outside any
-    project, its name. Which path the user passed on the command line plays no part,
-    so a card keeps its deck, and so its id, however it is built.
+    It is the file's path under the deepest of the absolute card `folders` holding
+    it (the `cards` of `[tool.deckbuilder]`), else under the project's `cards/` folder
+    (or under the project root for files elsewhere in it), folders joined by `::`;
+    for a file outside any project, its name. Which path the user passed on the
+    command line plays no part, so a card keeps its deck, and so its id, however it
+    is built.
     """
+    stem = Path(os.path.abspath(path)).with_suffix("")
+    for folder in sorted(folders, key=lambda folder: len(folder.parts), reverse=True):
+        if stem.parent.is_relative_to(folder):
+            return "::".join(stem.relative_to(folder).parts)
     root = project_root(path)
     if root is None:
         return path.stem
