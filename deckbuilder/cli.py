@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import os
 import re
 from collections.abc import Callable
@@ -40,6 +42,24 @@ Strict = Annotated[
         help="Treat incomplete cards as errors (for CI). Default: `strict` in "
         "pyproject.toml, else no.",
         show_default=False,
+    ),
+]
+
+
+class Format(enum.StrEnum):
+    """How problems and the summary are shown."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+FormatOption = Annotated[
+    Format,
+    typer.Option(
+        "--format",
+        case_sensitive=False,
+        help="text: problems on stderr, for people. json: one JSON document on "
+        "stdout with every problem and the summary, nothing on stderr.",
     ),
 ]
 
@@ -96,39 +116,49 @@ def build(
             "--bundle", metavar="NAME", help="Write all decks into one NAME.apkg."
         ),
     ] = None,
+    output: FormatOption = Format.TEXT,
 ) -> None:
     """Build one .apkg per deck from the card files."""
     from deckbuilder.pipeline import build as run_build
 
     options = _options(
+        output,
         out=out,
         strict=strict,
         include_incomplete=include_incomplete,
         bundle=_bundle_name(bundle),
         source_date_epoch=_source_date_epoch(),
     )
-    report = _run(lambda: run_build(_paths(paths, options), options))
-    _finish(report, verb="built")
+    report = _run(lambda: run_build(_paths(paths, options), options), output)
+    _finish(report, output, verb="built")
 
 
 @app.command()
-def check(paths: Paths = None, strict: Strict = None) -> None:
+def check(
+    paths: Paths = None, strict: Strict = None, output: FormatOption = Format.TEXT
+) -> None:
     """Parse and render every card and report problems; write nothing."""
     from deckbuilder.pipeline import check as run_check
 
-    options = _options(strict=strict)
-    report = _run(lambda: run_check(_paths(paths, options), options))
-    _finish(report, verb="checked")
+    options = _options(output, strict=strict)
+    report = _run(lambda: run_check(_paths(paths, options), options), output)
+    _finish(report, output, verb="checked")
 
 
 @app.command()
-def ids(paths: Paths = None) -> None:
+def ids(paths: Paths = None, output: FormatOption = Format.TEXT) -> None:
     """Write every card's current id into its source as <!-- id: ... -->."""
     from deckbuilder.ids import write_ids
 
-    options = _options()
+    options = _options(output)
     report = Report()
-    written = _run(lambda: write_ids(_paths(paths, options), report, options))
+    written = _run(lambda: write_ids(_paths(paths, options), report, options), output)
+    if output is Format.JSON:
+        document = report.as_dict()
+        document["written"] = {path.as_posix(): n for path, n in written.items()}
+        del document["summary"]
+        _emit(document)
+        raise typer.Exit(report.exit_code)
     _print_diagnostics(report)
     for path, count in written.items():
         typer.echo(f"{path}: wrote {count} id{'s' * (count != 1)}")
@@ -211,22 +241,43 @@ def _bundle_name(value: str | None) -> str | None:
     return name
 
 
-def _options(**flags: object) -> Options:
+def _options(output: Format, **flags: object) -> Options:
     from deckbuilder.config import resolve_options
 
-    return _run(lambda: resolve_options(flags))
+    return _run(lambda: resolve_options(flags), output)
 
 
 def _paths(paths: list[Path] | None, options: Options) -> list[Path]:
     return paths or list(options.cards)
 
 
-def _run(action: Callable[[], T]) -> T:
+def _run(action: Callable[[], T], output: Format = Format.TEXT) -> T:
     try:
         return action()
     except DeckbuilderError as error:
-        typer.echo(str(error), err=True)
+        if output is Format.JSON:
+            _emit(_failure(error))
+        else:
+            typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
+
+
+def _failure(error: DeckbuilderError) -> dict[str, object]:
+    # Some failures have no place, such as a card folder that does not exist.
+    where = error.location
+    problem = {
+        "path": where.path.as_posix() if where else None,
+        "line": where.line if where else None,
+        "column": where.column if where else None,
+        "severity": "error",
+        "message": error.message,
+        "remedy": error.remedy,
+    }
+    return {"problems": [problem], "summary": {**Report().summary(), "errors": 1}}
+
+
+def _emit(document: dict[str, object]) -> None:
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def _print_diagnostics(report: Report) -> None:
@@ -234,7 +285,10 @@ def _print_diagnostics(report: Report) -> None:
         typer.echo(str(diagnostic), err=True)
 
 
-def _finish(report: Report, *, verb: str) -> None:
+def _finish(report: Report, output: Format, *, verb: str) -> None:
+    if output is Format.JSON:
+        _emit(report.as_dict())
+        raise typer.Exit(report.exit_code)
     _print_diagnostics(report)
     parts = [
         f"{report.decks} deck{'s' * (report.decks != 1)}",

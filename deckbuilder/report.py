@@ -26,6 +26,17 @@ class Diagnostic:
         remedy = f" ({self.remedy})" if self.remedy else ""
         return f"{self.location}: {self.severity.value}: {self.message}{remedy}"
 
+    def as_dict(self) -> dict[str, object]:
+        """Return the problem as plain data, for JSON."""
+        return {
+            "path": self.location.path.as_posix(),
+            "line": self.location.line,
+            "column": self.location.column,
+            "severity": self.severity.value,
+            "message": self.message,
+            "remedy": self.remedy,
+        }
+
 
 @dataclass
 class Report:
@@ -54,3 +65,21 @@ class Report:
     @property
     def exit_code(self) -> int:
         return 1 if self.errors else 0
+
+    def as_dict(self) -> dict[str, object]:
+        """Return every problem and the summary as plain data, for JSON."""
+        return {
+            "problems": [diagnostic.as_dict() for diagnostic in self.diagnostics],
+            "summary": self.summary(),
+        }
+
+    def summary(self) -> dict[str, object]:
+        """Return the counts and the packages written, as plain data."""
+        return {
+            "decks": self.decks,
+            "cards": self.cards,
+            "incomplete": self.incomplete,
+            "warnings": len(self.warnings),
+            "errors": len(self.errors),
+            "packages": list(self.packages),
+        }

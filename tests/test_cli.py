@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -284,3 +286,102 @@ def test_import_into_a_folder_is_an_error_without_traceback(project: Path) -> No
     assert result.exit_code == 1
     assert "error: cards is a folder" in result.stderr
     assert "Traceback" not in result.output
+
+
+def run_json(*args: str) -> tuple[int, dict[str, Any], str]:
+    result = run(*args, "--format", "json")
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def test_build_json_holds_every_problem_and_the_summary(project: Path) -> None:
+    code, document, stderr = run_json("build")
+
+    assert code == 0
+    assert stderr == ""
+    assert document == {
+        "problems": [
+            {
+                "path": "cards/demo.md",
+                "line": 8,
+                "column": 1,
+                "severity": "warning",
+                "message": 'card "Unanswered?" has no answer',
+                "remedy": "write the answer below the heading",
+            }
+        ],
+        "summary": {
+            "decks": 1,
+            "cards": 2,
+            "incomplete": 1,
+            "warnings": 1,
+            "errors": 0,
+            "packages": ["build/demo.apkg"],
+        },
+    }
+
+
+def test_strict_check_json_has_the_error_and_exit_code_one(project: Path) -> None:
+    (project / "cards" / "bad.md").write_text("## Q\nab\x01c\n")
+
+    code, document, stderr = run_json("check", "--strict")
+
+    assert code == 1
+    assert stderr == ""
+    assert [
+        (p["path"], p["line"], p["column"], p["severity"]) for p in document["problems"]
+    ] == [("cards/bad.md", 2, 3, "error"), ("cards/demo.md", 8, 1, "error")]
+    assert document["summary"] == {
+        "decks": 1,
+        "cards": 2,
+        "incomplete": 1,
+        "warnings": 0,
+        "errors": 2,
+        "packages": [],
+    }
+
+
+def test_json_failure_without_a_place_is_still_one_document(project: Path) -> None:
+    code, document, stderr = run_json("check", "nowhere")
+
+    assert code == 1
+    assert stderr == ""
+    assert document["problems"] == [
+        {
+            "path": None,
+            "line": None,
+            "column": None,
+            "severity": "error",
+            "message": "no such file or folder: nowhere",
+            "remedy": "pass card files or folders that hold them, e.g. cards/",
+        }
+    ]
+    assert document["summary"] == {
+        "decks": 0,
+        "cards": 0,
+        "incomplete": 0,
+        "warnings": 0,
+        "errors": 1,
+        "packages": [],
+    }
+
+
+def test_json_reports_a_settings_error_at_its_line(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool.deckbuilder]\nstrict = 1\n")
+
+    code, document, _ = run_json("build")
+
+    assert code == 1
+    problem = document["problems"][0]
+    assert (problem["path"], problem["line"], problem["column"]) == (
+        "pyproject.toml",
+        2,
+        1,
+    )
+
+
+def test_ids_json_lists_the_ids_written(project: Path) -> None:
+    code, document, stderr = run_json("ids")
+
+    assert code == 0
+    assert stderr == ""
+    assert document == {"problems": [], "written": {"cards/demo.md": 2}}
