@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
 import re
+import sys
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, NoReturn, Optional, TypeVar
 
 import typer
 
 from deckbuilder import __version__
 from deckbuilder.errors import DeckbuilderError
-from deckbuilder.options import Options
+from deckbuilder.options import Options, Progress
 from deckbuilder.report import Report
 
 T = TypeVar("T")
@@ -121,16 +125,16 @@ def build(
     """Build one .apkg per deck from the card files."""
     from deckbuilder.pipeline import build as run_build
 
-    options = _options(
+    _execute(
+        lambda options: run_build(_paths(paths, options), options),
         output,
+        "built",
         out=out,
         strict=strict,
         include_incomplete=include_incomplete,
         bundle=_bundle_name(bundle),
         source_date_epoch=_source_date_epoch(),
     )
-    report = _run(lambda: run_build(_paths(paths, options), options), output)
-    _finish(report, output, verb="built")
 
 
 @app.command()
@@ -140,9 +144,12 @@ def check(
     """Parse and render every card and report problems; write nothing."""
     from deckbuilder.pipeline import check as run_check
 
-    options = _options(output, strict=strict)
-    report = _run(lambda: run_check(_paths(paths, options), options), output)
-    _finish(report, output, verb="checked")
+    _execute(
+        lambda options: run_check(_paths(paths, options), options),
+        output,
+        "checked",
+        strict=strict,
+    )
 
 
 @app.command()
@@ -285,23 +292,46 @@ def _print_diagnostics(report: Report) -> None:
         typer.echo(str(diagnostic), err=True)
 
 
-def _finish(report: Report, output: Format, *, verb: str) -> None:
+def _execute(
+    action: Callable[[Options], Report], output: Format, verb: str, **flags: object
+) -> NoReturn:
+    """Run a build or check with progress on a terminal, report and exit."""
+    started = time.monotonic()
+    with _progress(output) as progress:
+        options = _options(output, progress=progress, **flags)
+        report = _run(lambda: action(options), output)
     if output is Format.JSON:
         _emit(report.as_dict())
         raise typer.Exit(report.exit_code)
     _print_diagnostics(report)
-    parts = [
-        f"{report.decks} deck{'s' * (report.decks != 1)}",
-        f"{report.cards} card{'s' * (report.cards != 1)}",
-    ]
-    if report.incomplete:
-        parts.append(f"{report.incomplete} incomplete")
-    parts.append(f"{len(report.warnings)} warning{'s' * (len(report.warnings) != 1)}")
-    parts.append(f"{len(report.errors)} error{'s' * (len(report.errors) != 1)}")
-    typer.echo(f"{verb} {', '.join(parts)}", err=True)
+    typer.echo(summary_line(report, verb, time.monotonic() - started), err=True)
     for package in report.packages:
         typer.echo(f"wrote {package}")
     raise typer.Exit(report.exit_code)
+
+
+def _progress(output: Format) -> AbstractContextManager[Progress | None]:
+    from deckbuilder.terminal import ProgressBars, wants_progress
+
+    if output is Format.JSON or not wants_progress(sys.stderr):
+        return contextlib.nullcontext()
+    return ProgressBars(sys.stderr)
+
+
+def summary_line(report: Report, verb: str, seconds: float) -> str:
+    """Return the last line of a build: what was done, the counts and the time."""
+    counts = [
+        _count(report.decks, "deck"),
+        _count(report.cards, "card"),
+        f"{report.incomplete} incomplete",
+        _count(len(report.warnings), "warning"),
+        _count(len(report.errors), "error"),
+    ]
+    return f"{verb} {', '.join(counts)} in {seconds:.2f}s"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def main() -> None:

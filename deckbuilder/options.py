@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deckbuilder.model import NOTE_TYPES
+
+Progress = Callable[[str, int, int], None]
+"""Told as a build advances: the step ("reading", "rendering", "packaging"), how
+many of its items are done (0 when it starts) and how many there are."""
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,5 @@ class Options:
     source_date_epoch: int | None = None
     """Fixed note modification time (reproducible builds); by default each package
     takes the newest modification time of its card files."""
+    progress: Progress | None = field(default=None, compare=False, repr=False)
+    """Where the build reports how far it is; core code never prints."""

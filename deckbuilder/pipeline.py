@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from deckbuilder.checks import select_cards
 from deckbuilder.errors import OutputError, SourceError
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from deckbuilder.package import Note
     from deckbuilder.render import Renderer
 
+T = TypeVar("T")
 INCOMPLETE_TAG = "incomplete"
 
 
@@ -28,7 +29,7 @@ def load(
 ) -> list[CardFile]:
     """Parse every card file under `paths`, recording problems in `report`."""
     files = []
-    for path in find_sources(paths):
+    for path in _counted(find_sources(paths), "reading", options):
         try:
             parsed = read_card_file(path, options)
         except SourceError as error:
@@ -38,6 +39,17 @@ def load(
         report.diagnostics.extend(parsed.diagnostics)
         files.append(parsed.file)
     return files
+
+
+def _counted(items: Sequence[T], step: str, options: Options | None) -> Iterator[T]:
+    """Yield `items`, telling the options' progress callback how many are done."""
+    progress = options.progress if options is not None else None
+    if progress is not None:
+        progress(step, 0, len(items))
+    for done, item in enumerate(items, 1):
+        yield item
+        if progress is not None:
+            progress(step, done, len(items))
 
 
 def package_name(deck: str) -> str:
@@ -73,7 +85,7 @@ def build(paths: Sequence[Path], options: Options) -> Report:
     css = _stylesheet()
     staged: list[tuple[Path, Path]] = []
     try:
-        for name, group in packages.items():
+        for name, group in _counted(list(packages.items()), "packaging", options):
             path = options.out / f"{name}.apkg"
             timestamp = _timestamp(group, options)
             staged.append((stage_package(group, path, css, timestamp), path))
@@ -97,7 +109,9 @@ def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[No
         [card for file in files for card in file.cards], options, report
     )
     renderer = Renderer()
-    notes = [_note(card, renderer, report) for card in cards]
+    notes = [
+        _note(card, renderer, report) for card in _counted(cards, "rendering", options)
+    ]
     report.decks = len({card.deck for card in cards})
     report.cards = len(cards)
     return notes
