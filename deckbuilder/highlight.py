@@ -5,19 +5,28 @@ from __future__ import annotations
 import difflib
 import functools
 import html
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
+from pygments import format as pygments_format
 from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
 from pygments.lexers import get_all_lexers, get_lexer_by_name
 from pygments.style import Style
 from pygments.styles import get_style_by_name
-from pygments.token import STANDARD_TYPES, Token, Whitespace, is_token_subtype
+from pygments.token import (
+    STANDARD_TYPES,
+    Token,
+    Whitespace,
+    _TokenType,
+    is_token_subtype,
+)
 from pygments.util import ClassNotFound
 
+from deckbuilder.cloze import HTML_SEPARATOR, Cloze
 from deckbuilder.fences import split_info
 from deckbuilder.model import Location
 from deckbuilder.report import Diagnostic, Severity
@@ -60,15 +69,24 @@ class Highlighter:
         self._plain = _lexer("text")
         self._lexers: dict[str, Lexer | None] = {}
 
-    def highlight(self, code: str, info: str, *, location: Location) -> Highlighted:
+    def highlight(
+        self,
+        code: str,
+        info: str,
+        *,
+        location: Location,
+        clozes: Sequence[Cloze] = (),
+    ) -> Highlighted:
         """Return the HTML for `code` whose fence has the info string `info`.
 
         `location` is the opening fence, where a warning about the language points.
+        `clozes` are Anki cloze deletions found in `code`: the code is highlighted
+        without their markers, which are then put back whole around the tokens.
         """
         written = language_of(info)
         language = written.lower()  # as Pygments' own look-up does
         if not language:
-            return Highlighted(self._render(code, self._plain, ""))
+            return Highlighted(self._render(code, self._plain, "", clozes))
 
         lexer = self._lexer(language)
         if lexer is None:
@@ -79,8 +97,8 @@ class Highlighter:
                 f'use a Pygments lexer name such as "{_suggest(language)}"; '
                 "the block is shown as plain text",
             )
-            return Highlighted(self._render(code, self._plain, ""), warning)
-        return Highlighted(self._render(code, lexer, language))
+            return Highlighted(self._render(code, self._plain, "", clozes), warning)
+        return Highlighted(self._render(code, lexer, language, clozes))
 
     def _lexer(self, language: str) -> Lexer | None:
         if language not in self._lexers:
@@ -93,11 +111,89 @@ class Highlighter:
                     self._lexers[language] = None
         return self._lexers[language]
 
-    def _render(self, code: str, lexer: Lexer, language: str) -> str:
-        # Pygments would turn empty code into a lone newline.
-        body = pygments_highlight(code, lexer, self._formatter) if code else ""
+    def _render(
+        self, code: str, lexer: Lexer, language: str, clozes: Sequence[Cloze] = ()
+    ) -> str:
+        if clozes:
+            body = self._with_clozes(code, lexer, clozes)
+        else:
+            # Pygments would turn empty code into a lone newline.
+            body = pygments_highlight(code, lexer, self._formatter) if code else ""
         attribute = f' class="language-{html.escape(language)}"' if language else ""
         return f'<pre class="{CODE_CLASS}"><code{attribute}>{body}</code></pre>'
+
+    def _with_clozes(self, code: str, lexer: Lexer, clozes: Sequence[Cloze]) -> str:
+        # Pygments would split `{{c1::` into coloured braces and names, which Anki
+        # no longer reads as a cloze, and the markers would confuse the lexer. So
+        # the lexer sees the code without them, and a private-use character stands
+        # in for each marker: as a plain-text token it ends the token around it
+        # and comes out bare, between spans, where the marker then replaces it.
+        stand_in = _unused_character(code)
+        cuts = sorted(
+            [(c.start, c.text_start, f"{{{{c{c.number}::") for c in clozes]
+            + [(c.text_end, c.end, html.escape(c.closing, quote=False)) for c in clozes]
+        )
+        pieces: list[str] = []
+        done = 0
+        for start, end, _ in cuts:
+            pieces += [code[done:start], stand_in]
+            done = end
+        pieces.append(code[done:])
+        clean = "".join(pieces)
+
+        tokens = [
+            token for token in lexer.get_tokens(clean.replace(stand_in, "")) if token[1]
+        ]
+        body = pygments_format(_insert(tokens, clean, stand_in), self._formatter)
+        return _join_markers(body.split(stand_in), [marker for *_, marker in cuts])
+
+
+def _unused_character(code: str) -> str:
+    return next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in code)
+
+
+def _insert(
+    tokens: list[tuple[_TokenType, str]], clean: str, stand_in: str
+) -> list[tuple[_TokenType, str]]:
+    """Split `tokens` where `clean` (their text with stand-ins) holds a stand-in."""
+    offsets = [match.start() for match in re.finditer(re.escape(stand_in), clean)]
+    # Offsets into the text without stand-ins: each earlier stand-in shifts by one.
+    points = [offset - index for index, offset in enumerate(offsets)]
+    result: list[tuple[_TokenType, str]] = []
+    position = 0
+    point = 0
+    for token_type, value in tokens:
+        end = position + len(value)
+        cut = position
+        while point < len(points) and points[point] <= end:
+            if points[point] > cut:
+                result.append(
+                    (token_type, value[cut - position : points[point] - position])
+                )
+                cut = points[point]
+            result.append((Token.Text, stand_in))
+            point += 1
+        if cut < end:
+            result.append((token_type, value[cut - position :]))
+        position = end
+    result += [(Token.Text, stand_in)] * (len(points) - point)
+    return result
+
+
+def _join_markers(pieces: list[str], markers: list[str]) -> str:
+    # Anki ends a cloze at the first `}}` after its opening; Pygments merges
+    # neighbouring braces into one span, so braces in hidden code are kept apart.
+    output = [pieces[0]]
+    depth = 0
+    for marker, piece in zip(markers, pieces[1:], strict=True):
+        if depth > 0 and marker.startswith("}") and output[-1].endswith("}"):
+            output.append(HTML_SEPARATOR)
+        output.append(marker)
+        depth += -1 if marker.endswith("}}") else 1
+        output.append(
+            re.sub(r"\}(?=\})", "}" + HTML_SEPARATOR, piece) if depth > 0 else piece
+        )
+    return "".join(output)
 
 
 def language_of(info: str) -> str:
@@ -190,6 +286,7 @@ def _declarations(token_style: Mapping[str, object], text: str) -> str:
         f"#{token_style['bgcolor']}" if token_style["bgcolor"] else "transparent"
     )
     border = f"1px solid #{token_style['border']}" if token_style["border"] else "none"
+    underline = "underline" if token_style["underline"] else "none"
     return (
         "; ".join(
             [
@@ -197,7 +294,7 @@ def _declarations(token_style: Mapping[str, object], text: str) -> str:
                 f"background-color: {background}",
                 f"font-weight: {'bold' if token_style['bold'] else 'normal'}",
                 f"font-style: {'italic' if token_style['italic'] else 'normal'}",
-                f"text-decoration: {'underline' if token_style['underline'] else 'none'}",
+                f"text-decoration: {underline}",
                 f"border: {border}",
             ]
         )

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-NOTE_TYPES = ("basic", "reversed")
+NOTE_TYPES = ("basic", "reversed", "cloze", "type-in")
 """Note types a card may name; the first is the default."""
 
 
@@ -91,7 +91,8 @@ class Card:
 
     @property
     def is_complete(self) -> bool:
-        return self.has_question and self.has_answer
+        # A cloze card's question holds the clozes; its answer is optional extra.
+        return self.has_question and (self.has_answer or self.note_type == "cloze")
 
     def replace(self, **changes: object) -> Card:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

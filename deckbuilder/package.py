@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import zipfile
@@ -9,27 +10,43 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deckbuilder.cloze import cloze_numbers
 from deckbuilder.files import stage
 from deckbuilder.model import Location
 
 # Fixed forever: Anki matches note types by id, and updates an existing note only when
-# the incoming note has the same note type with the same fields. So `basic` and
-# `reversed` cards share one note type, the reverse card generated only when the
-# Reverse field is filled: switching a card between them updates it in place.
+# the incoming note has the same note type with the same fields and templates. So
+# `basic` and `reversed` cards share one note type, the reverse card generated only
+# when the Reverse field is filled: switching a card between them updates it in
+# place. A new kind of card gets a note type of its own; existing ones never change.
 MODEL_ID = 1_734_200_001
 MODEL_NAME = "deckbuilder"
-_FIELDS = ("Front", "Back", "Source", "Reverse")
+CLOZE_MODEL_ID = 1_734_200_002
+CLOZE_MODEL_NAME = "deckbuilder cloze"
+TYPE_IN_MODEL_ID = 1_734_200_003
+TYPE_IN_MODEL_NAME = "deckbuilder type-in"
 _ZIP_EPOCH = 315_532_800  # 1980-01-01, the earliest time a zip entry can hold
 
+_SOURCE = '<div class="source">{{Source}}</div>'
 _FRONT = '<div class="card-front">{{Front}}</div>'
 _BACK = (
-    '{{FrontSide}}\n<hr id="answer">\n<div class="card-back">{{Back}}</div>\n'
-    '<div class="source">{{Source}}</div>'
+    '{{FrontSide}}\n<hr id="answer">\n<div class="card-back">{{Back}}</div>\n' + _SOURCE
 )
 _REVERSE_FRONT = '{{#Reverse}}<div class="card-back">{{Back}}</div>{{/Reverse}}'
 _REVERSE_BACK = (
     '{{FrontSide}}\n<hr id="answer">\n<div class="card-front">{{Front}}</div>\n'
-    '<div class="source">{{Source}}</div>'
+    + _SOURCE
+)
+_CLOZE_FRONT = '<div class="card-front">{{cloze:Text}}</div>'
+_CLOZE_BACK = (
+    '<div class="card-front">{{cloze:Text}}</div>\n<hr id="answer">\n'
+    '{{#Extra}}<div class="card-back">{{Extra}}</div>{{/Extra}}\n' + _SOURCE
+)
+# The back shows Front rather than FrontSide: the front's answer box would repeat.
+_TYPE_IN_FRONT = '<div class="card-front">{{Front}}</div>\n{{type:Back}}'
+_TYPE_IN_BACK = (
+    '<div class="card-front">{{Front}}</div>\n<hr id="answer">\n{{type:Back}}\n'
+    '{{#Extra}}<div class="card-back">{{Extra}}</div>{{/Extra}}\n' + _SOURCE
 )
 
 
@@ -41,9 +58,14 @@ class Note:
     deck: str
     note_type: str
     front: str
+    """The question: the Front field, or a cloze note's Text."""
     back: str
+    """The answer: the Back field (for `type-in`, the text to type), or a cloze
+    note's Extra."""
     location: Location
     tags: tuple[str, ...]
+    extra: str = ""
+    """A `type-in` note's Extra: notes shown below the compared answer."""
 
     @property
     def source(self) -> str:
@@ -81,41 +103,92 @@ def stage_package(
     """
     import genanki
 
-    model = _model(css)
+    models = _models(css)
     decks: dict[str, genanki.Deck] = {}
     for note in notes:
         if note.deck not in decks:
             decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
-        decks[note.deck].add_note(
-            genanki.Note(
-                model=model,
-                fields=[
-                    note.front,
-                    note.back,
-                    note.source,
-                    "y" if note.note_type == "reversed" else "",
-                ],
-                tags=list(note.tags),
-                guid=note_guid(note.card_id),
-            )
-        )
+        decks[note.deck].add_note(_genanki_note(note, models))
     package = genanki.Package([decks[name] for name in sorted(decks)])
     return stage(path, lambda staged: _write(package, staged, timestamp))
 
 
-def _model(css: str) -> object:
+def _genanki_note(note: Note, models: dict[str, object]) -> object:
     import genanki
 
-    return genanki.Model(
-        MODEL_ID,
-        MODEL_NAME,
-        fields=[{"name": name} for name in _FIELDS],
-        templates=[
-            {"name": "Card 1", "qfmt": _FRONT, "afmt": _BACK},
-            {"name": "Card 2", "qfmt": _REVERSE_FRONT, "afmt": _REVERSE_BACK},
-        ],
-        css=css,
-    )
+    common = {"tags": list(note.tags), "guid": note_guid(note.card_id)}
+    if note.note_type == "cloze":
+        fields = [note.front, note.back, note.source]
+        numbers = cloze_numbers(note.front)
+        return _cloze_note_class()(models["cloze"], fields, numbers, **common)
+    if note.note_type == "type-in":
+        fields = [note.front, note.back, note.extra, note.source]
+        return genanki.Note(model=models["type-in"], fields=fields, **common)
+    reverse = "y" if note.note_type == "reversed" else ""
+    fields = [note.front, note.back, note.source, reverse]
+    return genanki.Note(model=models["basic"], fields=fields, **common)
+
+
+def _models(css: str) -> dict[str, object]:
+    """Return the note type of each kind of card, by kind."""
+    import genanki
+
+    def field_list(*names: str) -> list[dict[str, str]]:
+        return [{"name": name} for name in names]
+
+    return {
+        "basic": genanki.Model(
+            MODEL_ID,
+            MODEL_NAME,
+            fields=field_list("Front", "Back", "Source", "Reverse"),
+            templates=[
+                {"name": "Card 1", "qfmt": _FRONT, "afmt": _BACK},
+                {"name": "Card 2", "qfmt": _REVERSE_FRONT, "afmt": _REVERSE_BACK},
+            ],
+            css=css,
+        ),
+        "cloze": genanki.Model(
+            CLOZE_MODEL_ID,
+            CLOZE_MODEL_NAME,
+            fields=field_list("Text", "Extra", "Source"),
+            templates=[{"name": "Cloze", "qfmt": _CLOZE_FRONT, "afmt": _CLOZE_BACK}],
+            css=css,
+            model_type=genanki.Model.CLOZE,
+        ),
+        "type-in": genanki.Model(
+            TYPE_IN_MODEL_ID,
+            TYPE_IN_MODEL_NAME,
+            fields=field_list("Front", "Back", "Extra", "Source"),
+            templates=[
+                {"name": "Card 1", "qfmt": _TYPE_IN_FRONT, "afmt": _TYPE_IN_BACK}
+            ],
+            css=css,
+        ),
+    }
+
+
+@functools.cache
+def _cloze_note_class() -> type:
+    import genanki
+
+    class ClozeNote(genanki.Note):  # type: ignore[misc]
+        """A cloze note with one card per cloze number, nested clozes' too.
+
+        genanki finds cloze numbers with a regular expression that misses clozes
+        nested in others, and Anki's import adds only the cards a package holds.
+        """
+
+        def __init__(
+            self, model: object, fields: list[str], numbers: list[int], **kwargs: object
+        ) -> None:
+            super().__init__(model=model, fields=fields, **kwargs)
+            self._numbers = numbers
+
+        @property
+        def cards(self) -> list[object]:
+            return [genanki.Card(number - 1) for number in self._numbers]
+
+    return ClozeNote
 
 
 def _write(package: object, path: Path, timestamp: float) -> None:

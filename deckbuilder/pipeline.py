@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from deckbuilder.render import Renderer
 
 T = TypeVar("T")
-INCOMPLETE_TAG = "incomplete"
+_NAME_BYTES = 200
+"""Longest package file stem, in UTF-8 bytes."""
 
 
 def load(
@@ -58,7 +60,14 @@ def package_name(deck: str) -> str:
     parts = [
         re.sub(r"[^\w]+", "-", part.lower()).strip("-_") for part in deck.split("::")
     ]
-    return ".".join(part or "deck" for part in parts)
+    name = ".".join(part or "deck" for part in parts)
+    if len(name.encode()) <= _NAME_BYTES:
+        return name
+    # File names hold at most 255 bytes, and the staged file adds a prefix and a
+    # suffix; the hash keeps two long deck names that share a start apart.
+    digest = hashlib.sha256(deck.encode()).hexdigest()[:12]
+    cut = name.encode()[: _NAME_BYTES - 13].decode(errors="ignore")
+    return f"{cut}-{digest}"
 
 
 def check(paths: Sequence[Path], options: Options) -> Report:
@@ -118,48 +127,11 @@ def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[No
 
 
 def _note(card: Card, renderer: Renderer, report: Report) -> Note:
-    from deckbuilder.package import Note
+    from deckbuilder.notes import card_note
 
-    included = {
-        block.location.line: block.code
-        for block in card.blocks
-        if "include" in block.options
-    }
-    question, answer = (
-        renderer.render(text, path=card.location.path, first_line=line, code=included)
-        for text, line in (
-            (card.question, card.question_line),
-            (card.answer, card.answer_line),
-        )
-    )
-    report.diagnostics.extend(question.diagnostics)
-    report.diagnostics.extend(answer.diagnostics)
-    front, back, tags = question.html, answer.html, card.tags
-    if not card.is_complete:
-        banner = _incomplete_banner(card)
-        front, back = banner + front, banner + back
-        tags = (*tags, INCOMPLETE_TAG)
-    return Note(
-        card_id=card.id,
-        deck=card.deck,
-        note_type=card.note_type,
-        front=front,
-        back=back,
-        location=card.location,
-        tags=tags,
-    )
-
-
-def _incomplete_banner(card: Card) -> str:
-    missing = " and ".join(
-        side
-        for side, present in (
-            ("question", card.has_question),
-            ("answer", card.has_answer),
-        )
-        if not present
-    )
-    return f'<div class="incomplete">Incomplete card: no {missing} yet</div>'
+    note, diagnostics = card_note(card, renderer)
+    report.diagnostics.extend(diagnostics)
+    return note
 
 
 def _group(

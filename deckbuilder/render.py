@@ -14,10 +14,19 @@ from markdown.extensions.def_list import DefListExtension
 from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
+from markdown.postprocessors import Postprocessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import ETX, STX, AtomicString, code_escape
 
+from deckbuilder.cloze import (
+    HTML_SEPARATOR,
+    MATH_SEPARATOR,
+    Cloze,
+    ClozeError,
+    find_clozes,
+    separate_all,
+)
 from deckbuilder.fences import Fence, find_fences, split_info
 from deckbuilder.highlight import Highlighter
 from deckbuilder.lists import ListNester
@@ -49,13 +58,19 @@ class Renderer:
         path: Path,
         first_line: int,
         code: Mapping[int, str] | None = None,
+        cloze: bool = False,
     ) -> Rendered:
         """Return the HTML for `text`, whose first line is `first_line` of `path`.
 
         `code` maps the source line of a fence to the code to show in place of what
-        is written there: the region an `include=` block names.
+        is written there: the region an `include=` block names. With `cloze`, the
+        text is a cloze note's: its `{{c1::...}}` deletions are checked, kept whole
+        in highlighted code, and written so that Anki ends each where its author
+        did.
         """
-        self._call.start(path, first_line, code or {})
+        self._call.start(path, first_line, code or {}, cloze)
+        if cloze:
+            self._check_clozes(text)
         self._markdown.reset()
         try:
             output = self._markdown.convert(text)
@@ -74,6 +89,19 @@ class Renderer:
                 )
             )
         return Rendered(output, tuple(self._call.diagnostics))
+
+    def _check_clozes(self, text: str) -> None:
+        # Clozes are checked here, in the source, where their lines are known; code
+        # blocks are checked as they are highlighted, so they are blanked out here.
+        lines = text.split("\n")
+        for fence in find_fences(lines):
+            end = len(lines) - 1 if fence.end is None else fence.end
+            lines[fence.start : end + 1] = [""] * (end + 1 - fence.start)
+        masked = "\n".join(lines)
+        try:
+            find_clozes(masked)
+        except ClozeError as error:
+            self._call.cloze_error(error, masked, self._call.first_line, 0)
 
     def _new_markdown(self) -> markdown.Markdown:
         return markdown.Markdown(
@@ -101,14 +129,34 @@ class _Call:
     """Placeholder of each math span, mapped to the span's source."""
     code: Mapping[int, str] = field(default_factory=dict)
     """Code to show instead of a fence's own, by the fence's source line."""
+    cloze: bool = False
+    """The text is a cloze note's."""
 
-    def start(self, path: Path, first_line: int, code: Mapping[int, str]) -> None:
+    def start(
+        self, path: Path, first_line: int, code: Mapping[int, str], cloze: bool
+    ) -> None:
         self.path = path
         self.first_line = first_line
         self.code = code
+        self.cloze = cloze
         self.diagnostics = []
         self.fences = set()
         self.math = {}
+
+    def cloze_error(
+        self, error: ClozeError, text: str, first_line: int, indent: int
+    ) -> None:
+        """Report `error` found in `text`, whose first line is `first_line`."""
+        line = text.count("\n", 0, error.offset)
+        column = error.offset - (text.rfind("\n", 0, error.offset) + 1) + 1
+        self.diagnostics.append(
+            Diagnostic(
+                Location(self.path, first_line + line, column + indent),
+                Severity.ERROR,
+                error.message,
+                error.remedy,
+            )
+        )
 
 
 class _CardExtension(Extension):
@@ -125,6 +173,9 @@ class _CardExtension(Extension):
         md.preprocessors.register(_ListPreprocessor(md, self._call), "lists", 28)
         # After "inline" (20), which builds the <code> elements this step mends.
         md.treeprocessors.register(_CodeTextTreeprocessor(md, self._call), "code", 18)
+        # Before "raw_html" (30) puts back code blocks and math, which have their
+        # clozes written already.
+        md.postprocessors.register(_ClozePostprocessor(md, self._call), "cloze", 35)
         md.ESCAPED_CHARS.append("$")
 
 
@@ -174,12 +225,23 @@ class _FencePreprocessor(Preprocessor):
             self._call.path, self._call.first_line + fence.start, fence.indent + 1
         )
         code = self._call.code.get(location.line, fence.code)
-        highlighted = self._highlighter.highlight(code, fence.info, location=location)
+        highlighted = self._highlighter.highlight(
+            code, fence.info, location=location, clozes=self._clozes(code, location)
+        )
         if highlighted.diagnostic is not None:
             self._call.diagnostics.append(highlighted.diagnostic)
         placeholder = self.md.htmlStash.store(highlighted.html)
         self._call.fences.add(placeholder)
         return placeholder
+
+    def _clozes(self, code: str, fence: Location) -> list[Cloze]:
+        if not self._call.cloze:
+            return []
+        try:
+            return find_clozes(code)
+        except ClozeError as error:
+            self._call.cloze_error(error, code, fence.line + 1, fence.column - 1)
+            return []
 
 
 def _hidden(fence: Fence) -> bool:
@@ -208,6 +270,9 @@ class _MathPreprocessor(Preprocessor):
         pieces: list[str] = []
         done = 0
         for start, end, math_html in MathScanner(text).spans():
+            if self._call.cloze:
+                # MathJax ignores spaces, as Anki's manual notes for `}}` in clozes.
+                math_html = separate_all(math_html, MATH_SEPARATOR)
             placeholder = self.md.htmlStash.store(math_html)
             self._call.math[placeholder] = text[start:end]
             pieces += [text[done:start], placeholder]
@@ -257,3 +322,14 @@ class _CodeTextTreeprocessor(Treeprocessor):
             if placeholder in text:
                 text = text.replace(placeholder, code_escape(source))
         return text
+
+
+class _ClozePostprocessor(Postprocessor):
+    """Keep braces in hidden text from ending a cloze early (see `cloze`)."""
+
+    def __init__(self, md: markdown.Markdown, call: _Call) -> None:
+        super().__init__(md)
+        self._call = call
+
+    def run(self, text: str) -> str:
+        return separate_all(text, HTML_SEPARATOR) if self._call.cloze else text

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deckbuilder.cloze import remove_markers
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Card, CardFile, CodeBlock, Location
 from deckbuilder.regions import include_region
@@ -97,7 +98,7 @@ def plan_card(card: Card, file: CardFile, name: str, settings: Settings) -> Card
             reasons.append(block.options["skip"] or "skipped in the card")
             continue
         previous = (groups[-1], len(groups[-1].steps))
-        groups[-1].steps.append(_block_step(block, settings))
+        groups[-1].steps.append(_block_step(block, settings, card.note_type))
         groups[-1].blocks += 1
 
     groups = [group for group in groups if group.blocks]
@@ -181,9 +182,12 @@ def _preamble_steps(file: CardFile, settings: Settings) -> Iterable[Step]:
             yield Step(block.code, path, line, label, timeout, origin, setup=True)
 
 
-def _block_step(block: CodeBlock, settings: Settings) -> Step:
+def _block_step(block: CodeBlock, settings: Settings, note_type: str) -> Step:
     where = f"{relative(block.location.path, settings.root)}:{block.location.line}"
     path, line, code = block.location.path, block.first_code_line, block.code
+    if note_type == "cloze":
+        # What runs is the code as the back of the card shows it.
+        code = remove_markers(code)
     if "include" in block.options:
         region = include_region(block.options["include"], block.location)
         path, line, code = region.path, region.first_line, region.runnable

@@ -111,7 +111,7 @@ def test_unknown_key_names_key_file_line_and_suggests(project: Path) -> None:
     [
         ("strict = 'yes'", "strict must be true or false, not 'yes'"),
         ("include-incomplete = 1", "include-incomplete must be true or false, not 1"),
-        ('type = "cloze"', "type names the unknown note type 'cloze'"),
+        ('type = "flashcard"', "type names the unknown note type 'flashcard'"),
         ("out = 3", "out must be a folder, not 3"),
         ("out = ''", "out must be a folder, not ''"),
         (

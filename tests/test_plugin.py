@@ -838,3 +838,25 @@ def test_hidden_blocks_run_under_test(project: pytest.Pytester) -> None:
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*cards/deck.md:8*"])
+
+
+def test_a_cloze_cards_code_runs_as_its_back_shows_it(
+    project: pytest.Pytester,
+) -> None:
+    write(
+        project,
+        "cards/gaps.md",
+        """
+        ## Fill the gap
+        <!-- type: cloze -->
+
+        ```python
+        total = {{c1::sum}}([1, 2, {{c2::3::a number}}])
+        assert total == {{c3::{"six": 6}}}["six"]
+        ```
+        """,
+    )
+
+    result = run(project)
+
+    result.assert_outcomes(passed=1)

@@ -19,6 +19,7 @@ from deckbuilder.report import Severity
 
 CASES = Path(__file__).parent / "data" / "render"
 HTML_MARK = "---- expected html ----\n"
+OPTIONS_MARK = "---- options:"
 WARNINGS_MARK = "---- expected warnings ----\n"
 
 
@@ -28,19 +29,25 @@ class Case:
 
     The file holds the Markdown, a line `---- expected html ----`, the HTML and,
     optionally, a line `---- expected warnings ----` and one warning per line as
-    printed, for the Markdown read as `card.md` from its line 1.
+    printed, for the Markdown read as `card.md` from its line 1. A first line
+    `---- options: cloze ----` renders the Markdown as a cloze note's text.
     """
 
     markdown: str
     html: str
     warnings: list[str]
+    options: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, path: Path) -> Case:
         text = path.read_text(encoding="utf-8")
+        options: tuple[str, ...] = ()
+        if text.startswith(OPTIONS_MARK):
+            header, _, text = text.partition("\n")
+            options = tuple(header.removeprefix(OPTIONS_MARK).strip(" -").split())
         markdown, _, expected = text.partition(HTML_MARK)
         expected_html, _, warnings = expected.partition(WARNINGS_MARK)
-        return cls(markdown, expected_html.rstrip("\n"), warnings.splitlines())
+        return cls(markdown, expected_html.rstrip("\n"), warnings.splitlines(), options)
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +55,19 @@ def renderer() -> Renderer:
     return Renderer()
 
 
-def render(renderer: Renderer, text: str, first_line: int = 1) -> Rendered:
-    return renderer.render(text, path=Path("card.md"), first_line=first_line)
+def render(
+    renderer: Renderer, text: str, first_line: int = 1, *, cloze: bool = False
+) -> Rendered:
+    return renderer.render(
+        text, path=Path("card.md"), first_line=first_line, cloze=cloze
+    )
 
 
 @pytest.mark.parametrize("path", sorted(CASES.glob("*.md")), ids=lambda path: path.stem)
 def test_golden_case(renderer: Renderer, path: Path) -> None:
     case = Case.read(path)
 
-    rendered = render(renderer, case.markdown)
+    rendered = render(renderer, case.markdown, cloze="cloze" in case.options)
 
     assert rendered.html == case.html
     assert [str(warning) for warning in rendered.diagnostics] == case.warnings

@@ -1,0 +1,107 @@
+"""Turn a parsed card into its Anki note: the fields its note type has, rendered."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from deckbuilder.cloze import cloze_numbers
+from deckbuilder.model import Card, Location
+from deckbuilder.report import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from deckbuilder.package import Note
+    from deckbuilder.render import Renderer
+
+INCOMPLETE_TAG = "incomplete"
+
+
+def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
+    """Render `card` into the note its note type asks for, with what went wrong."""
+    from deckbuilder.package import Note
+
+    included = {
+        block.location.line: block.code
+        for block in card.blocks
+        if "include" in block.options
+    }
+    diagnostics: list[Diagnostic] = []
+
+    def render(text: str, line: int, *, cloze: bool = False) -> str:
+        rendered = renderer.render(
+            text, path=card.location.path, first_line=line, code=included, cloze=cloze
+        )
+        diagnostics.extend(rendered.diagnostics)
+        return rendered.html
+
+    front = render(card.question, card.question_line, cloze=card.note_type == "cloze")
+    back, extra = "", ""
+    if card.note_type == "type-in":
+        typed, _, rest = card.answer.partition("\n")
+        if any(block.location.line == card.answer_line for block in card.blocks):
+            diagnostics.append(_typed_answer_is_code(card))
+        # Anki compares what the learner types with the field's text, so the field
+        # is the line as written, not Markdown rendered.
+        back = html.escape(typed.strip(), quote=False)
+        extra = render(rest, card.answer_line + 1)
+    else:
+        back = render(card.answer, card.answer_line)
+    # A cloze that is never closed has been reported; "no cloze" would repeat it.
+    reported = any(d.severity is Severity.ERROR for d in diagnostics)
+    if card.note_type == "cloze" and card.has_question and not reported:
+        if not cloze_numbers(front):
+            diagnostics.append(_no_cloze(card, in_answer=bool(cloze_numbers(back))))
+
+    tags = card.tags
+    if not card.is_complete:
+        banner = _incomplete_banner(card)
+        tags = (*tags, INCOMPLETE_TAG)
+        front = banner + front
+        if card.note_type == "type-in":
+            extra = banner + extra
+        else:
+            back = banner + back
+    note = Note(
+        card_id=card.id,
+        deck=card.deck,
+        note_type=card.note_type,
+        front=front,
+        back=back,
+        extra=extra,
+        location=card.location,
+        tags=tags,
+    )
+    return note, diagnostics
+
+
+def _incomplete_banner(card: Card) -> str:
+    if card.note_type == "cloze":
+        # A cloze note without a cloze has no card; this one shows the banner.
+        return '<div class="incomplete">Incomplete card: {{c1::no question yet}}</div>'
+    missing = " and ".join(
+        side
+        for side, present in (
+            ("question", card.has_question),
+            ("answer", card.has_answer),
+        )
+        if not present
+    )
+    return f'<div class="incomplete">Incomplete card: no {missing} yet</div>'
+
+
+def _no_cloze(card: Card, *, in_answer: bool) -> Diagnostic:
+    remedy = (
+        "the clozes are in the answer; put a `???` line below the text that holds them"
+        if in_answer
+        else "hide part of the question, e.g. `{{c1::Paris}}`"
+    )
+    return Diagnostic(card.location, Severity.ERROR, "cloze card has no cloze", remedy)
+
+
+def _typed_answer_is_code(card: Card) -> Diagnostic:
+    return Diagnostic(
+        Location(card.location.path, card.answer_line),
+        Severity.ERROR,
+        "a type-in card's answer must start with the text to type",
+        "write the expected answer on the answer's first line, notes below it",
+    )
