@@ -174,6 +174,22 @@ def ids(paths: Paths = None, output: FormatOption = Format.TEXT) -> None:
     raise typer.Exit(report.exit_code)
 
 
+@app.command()
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of the new project; made if missing.")
+    ] = Path("."),
+) -> None:
+    """Start a deck project: settings, an example card file and a helper module."""
+    from deckbuilder.scaffold import new_project
+
+    written = _run(lambda: new_project(folder))
+    for path in written:
+        typer.echo(f"wrote {path}")
+    go = "" if folder == Path(".") else f"cd {folder} && "
+    typer.echo(f"next: {go}deckbuilder build && pytest", err=True)
+
+
 import_app = typer.Typer(
     help="Convert decks exported by other tools into card files.",
     no_args_is_help=True,
