@@ -6,6 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from deckbuilder.cloze import cloze_numbers
+from deckbuilder.media import MediaFile, link_media
 from deckbuilder.model import Card, Location
 from deckbuilder.report import Diagnostic, Severity
 
@@ -26,13 +27,17 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
         if "include" in block.options
     }
     diagnostics: list[Diagnostic] = []
+    media: dict[str, MediaFile] = {}
 
     def render(text: str, line: int, *, cloze: bool = False) -> str:
+        path = card.location.path
         rendered = renderer.render(
-            text, path=card.location.path, first_line=line, code=included, cloze=cloze
+            text, path=path, first_line=line, code=included, cloze=cloze
         )
-        diagnostics.extend(rendered.diagnostics)
-        return rendered.html
+        linked = link_media(rendered.html, source=text, path=path, first_line=line)
+        diagnostics.extend((*rendered.diagnostics, *linked.diagnostics))
+        media.update((file.name, file) for file in linked.files)
+        return linked.html
 
     front = render(card.question, card.question_line, cloze=card.note_type == "cloze")
     back, extra = "", ""
@@ -70,6 +75,7 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
         extra=extra,
         location=card.location,
         tags=tags,
+        media=tuple(media[name] for name in sorted(media)),
     )
     return note, diagnostics
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import shutil
+import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +15,7 @@ from pathlib import Path
 
 from deckbuilder.cloze import cloze_numbers
 from deckbuilder.files import stage
+from deckbuilder.media import MediaFile
 from deckbuilder.model import Location
 
 # Fixed forever: Anki matches note types by id, and updates an existing note only when
@@ -25,6 +29,7 @@ CLOZE_MODEL_ID = 1_734_200_002
 CLOZE_MODEL_NAME = "deckbuilder cloze"
 TYPE_IN_MODEL_ID = 1_734_200_003
 TYPE_IN_MODEL_NAME = "deckbuilder type-in"
+_GENANKI_HTML_WARNING = "Field contained the following invalid HTML tags"
 _ZIP_EPOCH = 315_532_800  # 1980-01-01, the earliest time a zip entry can hold
 
 _SOURCE = '<div class="source">{{Source}}</div>'
@@ -66,6 +71,8 @@ class Note:
     tags: tuple[str, ...]
     extra: str = ""
     """A `type-in` note's Extra: notes shown below the compared answer."""
+    media: tuple[MediaFile, ...] = ()
+    """Images and sounds the fields refer to by their names in the package."""
 
     @property
     def source(self) -> str:
@@ -110,7 +117,12 @@ def stage_package(
             decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
         decks[note.deck].add_note(_genanki_note(note, models))
     package = genanki.Package([decks[name] for name in sorted(decks)])
-    return stage(path, lambda staged: _write(package, staged, timestamp))
+    media = {file.name: file.path for note in notes for file in note.media}
+    with warnings.catch_warnings():
+        # Raw HTML passes through by design; genanki would print a Python warning
+        # about `<?php ... ?>` and the like to the user's terminal.
+        warnings.filterwarnings("ignore", _GENANKI_HTML_WARNING, UserWarning, "genanki")
+        return stage(path, lambda staged: _write(package, staged, timestamp, media))
 
 
 def _genanki_note(note: Note, models: dict[str, object]) -> object:
@@ -191,8 +203,16 @@ def _cloze_note_class() -> type:
     return ClozeNote
 
 
-def _write(package: object, path: Path, timestamp: float) -> None:
-    package.write_to_file(str(path), timestamp=timestamp)  # type: ignore[attr-defined]
+def _write(
+    package: object, path: Path, timestamp: float, media: dict[str, Path]
+) -> None:
+    # genanki stores a media file under its file name, so each is copied to its
+    # name in the package first; sorted, so that the zip is the same every time.
+    with tempfile.TemporaryDirectory(prefix=".media-", dir=path.parent) as folder:
+        for name in sorted(media):
+            shutil.copyfile(media[name], Path(folder, name))
+        package.media_files = [str(Path(folder, name)) for name in sorted(media)]  # type: ignore[attr-defined]
+        package.write_to_file(str(path), timestamp=timestamp)  # type: ignore[attr-defined]
     _fix_zip_times(path, timestamp)
 
 

@@ -166,7 +166,11 @@ def _group(
 def _timestamp(notes: Sequence[Note], options: Options) -> float:
     if options.source_date_epoch is not None:
         return float(options.source_date_epoch)
-    return max(note.location.path.stat().st_mtime for note in notes)
+    # An edited image changes its note's field (its name comes from its content),
+    # so media files count as sources.
+    sources = {note.location.path for note in notes}
+    sources.update(file.path for note in notes for file in note.media)
+    return max(source.stat().st_mtime for source in sources)
 
 
 def _stylesheet() -> str:
