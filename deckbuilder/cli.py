@@ -91,35 +91,40 @@ def _main(
     """
 
 
+Out = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--out",
+        "-o",
+        help="Folder for the .apkg packages. Default: `out` in "
+        "pyproject.toml, else build/.",
+        show_default=False,
+    ),
+]
+IncludeIncomplete = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option(
+        "--include-incomplete/--no-include-incomplete",
+        help="Ship incomplete cards, tagged 'incomplete' and marked on the card. "
+        "Default: `include-incomplete` in pyproject.toml, else no.",
+        show_default=False,
+    ),
+]
+Bundle = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--bundle", metavar="NAME", help="Write all decks into one NAME.apkg."
+    ),
+]
+
+
 @app.command()
 def build(
     paths: Paths = None,
-    out: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--out",
-            "-o",
-            help="Folder for the .apkg packages. Default: `out` in "
-            "pyproject.toml, else build/.",
-            show_default=False,
-        ),
-    ] = None,
+    out: Out = None,
     strict: Strict = None,
-    include_incomplete: Annotated[
-        Optional[bool],  # noqa: UP045
-        typer.Option(
-            "--include-incomplete/--no-include-incomplete",
-            help="Ship incomplete cards, tagged 'incomplete' and marked on the card. "
-            "Default: `include-incomplete` in pyproject.toml, else no.",
-            show_default=False,
-        ),
-    ] = None,
-    bundle: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--bundle", metavar="NAME", help="Write all decks into one NAME.apkg."
-        ),
-    ] = None,
+    include_incomplete: IncludeIncomplete = None,
+    bundle: Bundle = None,
     output: FormatOption = Format.TEXT,
 ) -> None:
     """Build one .apkg per deck from the card files."""
@@ -135,6 +140,56 @@ def build(
         bundle=_bundle_name(bundle),
         source_date_epoch=_source_date_epoch(),
     )
+
+
+@app.command()
+def watch(
+    paths: Paths = None,
+    out: Out = None,
+    strict: Strict = None,
+    include_incomplete: IncludeIncomplete = None,
+    bundle: Bundle = None,
+) -> None:
+    """Build, then rebuild the decks whose card files or included modules change."""
+    import watchfiles
+
+    from deckbuilder.sources import project_root
+    from deckbuilder.watch import DeckWatch
+
+    options = _options(
+        Format.TEXT,
+        out=out,
+        strict=strict,
+        include_incomplete=include_incomplete,
+        bundle=_bundle_name(bundle),
+        source_date_epoch=_source_date_epoch(),
+    )
+    cards = _paths(paths, options)
+    session = DeckWatch(cards, options)
+    started = time.monotonic()
+    _print_report(_run(session.start), "built", started)
+    root = project_root(Path.cwd() / "pyproject.toml") or Path.cwd()
+    snippets = Path(os.path.relpath(root / "code_snippets"))
+    targets = [*cards, *([snippets] if snippets.is_dir() else [])]
+    shown = ", ".join(str(target) for target in targets)
+    typer.echo(f"watching {shown} (press Ctrl-C to stop)", err=True)
+    for changes in watchfiles.watch(
+        *targets, watch_filter=_watched, raise_interrupt=False
+    ):
+        started = time.monotonic()
+        try:
+            report = session.changed(Path(path) for _, path in changes)
+        except DeckbuilderError as error:
+            typer.echo(str(error), err=True)
+            continue
+        if report is not None:
+            _print_report(report, "rebuilt", started)
+
+
+def _watched(change: object, path: str) -> bool:
+    # Card files and helper modules; editors' hidden swap and lock files are not.
+    name = os.path.basename(path)
+    return name.endswith((".md", ".py")) and not name.startswith(".")
 
 
 @app.command()
@@ -318,12 +373,16 @@ def _execute(
         report = _run(lambda: action(options), output)
     if output is Format.JSON:
         _emit(report.as_dict())
-        raise typer.Exit(report.exit_code)
+    else:
+        _print_report(report, verb, started)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_report(report: Report, verb: str, started: float) -> None:
     _print_diagnostics(report)
     typer.echo(summary_line(report, verb, time.monotonic() - started), err=True)
     for package in report.packages:
         typer.echo(f"wrote {package}")
-    raise typer.Exit(report.exit_code)
 
 
 def _progress(output: Format) -> AbstractContextManager[Progress | None]:
