@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
+import json
 import shutil
-import tempfile
+import sqlite3
 import time
 import warnings
 import zipfile
@@ -32,26 +34,36 @@ TYPE_IN_MODEL_NAME = "deckbuilder type-in"
 _GENANKI_HTML_WARNING = "Field contained the following invalid HTML tags"
 _ZIP_EPOCH = 315_532_800  # 1980-01-01, the earliest time a zip entry can hold
 
+# Every card is wrapped in an element that names its deck, so that a deck's own CSS
+# (see deckcss) can apply to that deck's cards only: all decks share the note type's
+# one stylesheet, and Anki marks no deck on the card itself.
+_DECK = '<div class="deck" data-deck="{{Deck}}">'
 _SOURCE = '<div class="source">{{Source}}</div>'
-_FRONT = '<div class="card-front">{{Front}}</div>'
+_FRONT = _DECK + '<div class="card-front">{{Front}}</div></div>'
 _BACK = (
-    '{{FrontSide}}\n<hr id="answer">\n<div class="card-back">{{Back}}</div>\n' + _SOURCE
+    _DECK + '{{FrontSide}}\n<hr id="answer">\n<div class="card-back">{{Back}}</div>\n'
+    f"{_SOURCE}</div>"
 )
-_REVERSE_FRONT = '{{#Reverse}}<div class="card-back">{{Back}}</div>{{/Reverse}}'
+# Inside the section: Anki makes the reverse card only when this renders something.
+_REVERSE_FRONT = (
+    "{{#Reverse}}" + _DECK + '<div class="card-back">{{Back}}</div></div>{{/Reverse}}'
+)
 _REVERSE_BACK = (
-    '{{FrontSide}}\n<hr id="answer">\n<div class="card-front">{{Front}}</div>\n'
-    + _SOURCE
+    _DECK + '{{FrontSide}}\n<hr id="answer">\n<div class="card-front">{{Front}}</div>\n'
+    f"{_SOURCE}</div>"
 )
-_CLOZE_FRONT = '<div class="card-front">{{cloze:Text}}</div>'
+_CLOZE_FRONT = _DECK + '<div class="card-front">{{cloze:Text}}</div></div>'
 _CLOZE_BACK = (
-    '<div class="card-front">{{cloze:Text}}</div>\n<hr id="answer">\n'
-    '{{#Extra}}<div class="card-back">{{Extra}}</div>{{/Extra}}\n' + _SOURCE
+    _DECK + '<div class="card-front">{{cloze:Text}}</div>\n<hr id="answer">\n'
+    '{{#Extra}}<div class="card-back">{{Extra}}</div>{{/Extra}}\n'
+    f"{_SOURCE}</div>"
 )
 # The back shows Front rather than FrontSide: the front's answer box would repeat.
-_TYPE_IN_FRONT = '<div class="card-front">{{Front}}</div>\n{{type:Back}}'
+_TYPE_IN_FRONT = _DECK + '<div class="card-front">{{Front}}</div>\n{{type:Back}}</div>'
 _TYPE_IN_BACK = (
-    '<div class="card-front">{{Front}}</div>\n<hr id="answer">\n{{type:Back}}\n'
-    '{{#Extra}}<div class="card-back">{{Extra}}</div>{{/Extra}}\n' + _SOURCE
+    _DECK + '<div class="card-front">{{Front}}</div>\n<hr id="answer">\n{{type:Back}}\n'
+    '{{#Extra}}<div class="card-back">{{Extra}}</div>{{/Extra}}\n'
+    f"{_SOURCE}</div>"
 )
 
 
@@ -73,6 +85,8 @@ class Note:
     """A `type-in` note's Extra: notes shown below the compared answer."""
     media: tuple[MediaFile, ...] = ()
     """Images and sounds the fields refer to by their names in the package."""
+    css: str = ""
+    """The deck's own CSS, scoped to the deck; the note type holds every deck's."""
 
     @property
     def source(self) -> str:
@@ -206,24 +220,36 @@ def _cloze_note_class() -> type:
 def _write(
     package: object, path: Path, timestamp: float, media: dict[str, Path]
 ) -> None:
-    # genanki stores a media file under its file name, so each is copied to its
-    # name in the package first; sorted, so that the zip is the same every time.
-    with tempfile.TemporaryDirectory(prefix=".media-", dir=path.parent) as folder:
-        for name in sorted(media):
-            shutil.copyfile(media[name], Path(folder, name))
-        package.media_files = [str(Path(folder, name)) for name in sorted(media)]  # type: ignore[attr-defined]
-        package.write_to_file(str(path), timestamp=timestamp)  # type: ignore[attr-defined]
-    _fix_zip_times(path, timestamp)
-
-
-def _fix_zip_times(path: Path, timestamp: float) -> None:
-    # genanki stamps zip entries with the wall clock; rewrite them with the build's
-    # timestamp so that the same sources give a byte-identical package.
+    # genanki's write_to_file builds the collection in an SQLite file in the temporary
+    # folder, which SQLite syncs to disk at every commit (a quarter of a second per
+    # package on a busy disk) and which is never deleted. The same collection is built
+    # in memory and zipped from its bytes here, as genanki lays the package out, every
+    # entry stamped with the build's time so that the same sources give the same bytes.
+    connection = sqlite3.connect(":memory:")
+    try:
+        ids = itertools.count(int(timestamp * 1000))
+        package.write_to_db(connection.cursor(), timestamp, ids)  # type: ignore[attr-defined]
+        connection.commit()
+        collection = connection.serialize()
+    finally:
+        connection.close()
+    # genanki stores a media file under its file name; sorted, so that the zip is the
+    # same every time.
+    names = sorted(media)
+    index = json.dumps({number: name for number, name in enumerate(names)})
     stamp = time.gmtime(max(timestamp, _ZIP_EPOCH))[:6]
-    with zipfile.ZipFile(path) as source:
-        entries = [(info.filename, source.read(info)) for info in source.infolist()]
-    with zipfile.ZipFile(path, "w") as target:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.external_attr = 0o644 << 16
-            target.writestr(info, data)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(_entry("collection.anki2", stamp), collection)
+        archive.writestr(_entry("media", stamp), index)
+        for number, name in enumerate(names):
+            with (
+                media[name].open("rb") as source,
+                archive.open(_entry(str(number), stamp), "w") as target,
+            ):
+                shutil.copyfileobj(source, target)
+
+
+def _entry(name: str, stamp: tuple[int, ...]) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=stamp)  # type: ignore[arg-type]
+    info.external_attr = 0o644 << 16
+    return info
