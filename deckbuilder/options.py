@@ -34,5 +34,8 @@ class Options:
     source_date_epoch: int | None = None
     """Fixed note modification time (reproducible builds); by default each package
     takes the newest modification time of its card files."""
+    cache: bool = True
+    """Reuse what earlier builds rendered and wrote, kept under `out`; without it a
+    build starts from scratch and leaves the cache alone."""
     progress: Progress | None = field(default=None, compare=False, repr=False)
     """Where the build reports how far it is; core code never prints."""

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from deckbuilder.checks import select_cards
 from deckbuilder.errors import OutputError, SourceError
 from deckbuilder.files import commit, discard
-from deckbuilder.model import Card, CardFile, Location
+from deckbuilder.model import CardFile, Location
 from deckbuilder.options import Options
 from deckbuilder.parse import read_card_file
 from deckbuilder.report import Report
 from deckbuilder.sources import find_sources
 
 if TYPE_CHECKING:
+    from deckbuilder.cache import BuildCache, Rendered
     from deckbuilder.package import Note
-    from deckbuilder.render import Renderer
 
 T = TypeVar("T")
 _NAME_BYTES = 200
@@ -41,6 +42,16 @@ def load(
         report.diagnostics.extend(parsed.diagnostics)
         files.append(parsed.file)
     return files
+
+
+def _ticker(step: str, total: int, options: Options) -> Callable[[], None]:
+    """Report that `step` starts; return what to call as each of its items is done."""
+    progress = options.progress
+    if progress is None:
+        return lambda: None
+    progress(step, 0, total)
+    done = itertools.count(1)
+    return lambda: progress(step, next(done), total)
 
 
 def _counted(items: Sequence[T], step: str, options: Options | None) -> Iterator[T]:
@@ -83,55 +94,88 @@ def build(paths: Sequence[Path], options: Options) -> Report:
     Nothing is written when there are errors; otherwise every package is staged
     first and then moved into place, so a failed build leaves the old ones alone.
     """
+    from deckbuilder.cache import BuildCache
     from deckbuilder.package import stage_package
 
     report = Report()
-    notes = _compile(paths, options, report)
+    cache = BuildCache.for_build(options) if options.cache else None
+    notes = _compile(paths, options, report, cache)
     packages = _group(notes, options, report)
     if report.errors:
         return report
 
-    css = _stylesheet()
-    staged: list[tuple[Path, Path]] = []
+    css = _stylesheet(notes)
+    staged: list[tuple[Path | None, Path]] = []
     try:
         for name, group in _counted(list(packages.items()), "packaging", options):
             path = options.out / f"{name}.apkg"
             timestamp = _timestamp(group, options)
-            staged.append((stage_package(group, path, css, timestamp), path))
-        for temporary, path in staged:
-            commit(temporary, path)
+            key = None
+            if cache is not None:
+                key = cache.package_key(path, group, css, timestamp)
+                if cache.package_is_current(path, key):
+                    staged.append((None, path))
+                    continue
+            written = stage_package(group, path, css, timestamp)
+            staged.append((written, path))
+            if cache is not None:
+                cache.remember_package(path, key, written)
+        for staged_file, path in staged:
+            if staged_file is not None:
+                commit(staged_file, path)
             report.packages.append(str(path))
     except OutputError as error:
         assert error.location is not None
         report.error(error.location, error.message, error.remedy)
     finally:
-        for temporary, _ in staged:
-            discard(temporary)
+        for staged_file, _ in staged:
+            if staged_file is not None:
+                discard(staged_file)
+    if cache is not None and not report.errors:
+        cache.save()
     return report
 
 
-def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:
-    from deckbuilder.render import Renderer
+def _compile(
+    paths: Sequence[Path],
+    options: Options,
+    report: Report,
+    cache: BuildCache | None = None,
+) -> list[Note]:
+    from deckbuilder import parallel
 
     files = load(paths, report, options)
     cards = select_cards(
         [card for file in files for card in file.cards], options, report
     )
-    renderer = Renderer()
-    notes = [
-        _note(card, renderer, report) for card in _counted(cards, "rendering", options)
-    ]
+    tick = _ticker("rendering", len(cards), options)
+
+    # Cards found in the cache are done at once; the rest are rendered, on every
+    # core when there are enough of them.
+    keys = [cache.key(card) for card in cards] if cache is not None else []
+    results: list[Rendered | None] = [None] * len(cards)
+    if cache is not None:
+        results = [cache.note(key) for key in keys]
+        for _ in filter(None, results):
+            tick()
+    missing = [index for index, result in enumerate(results) if result is None]
+    rendered = parallel.render_cards([cards[index] for index in missing], done=tick)
+    for index, fresh in zip(missing, rendered, strict=True):
+        results[index] = fresh
+        if cache is not None:
+            cache.remember_note(keys[index], fresh)
+
+    notes = []
+    for index, result in enumerate(results):
+        assert result is not None
+        note, diagnostics = result
+        report.diagnostics.extend(diagnostics)
+        if cache is not None:
+            cache.tag(note, keys[index])
+        notes.append(note)
     report.decks = len({card.deck for card in cards})
     report.cards = len(cards)
     return notes
-
-
-def _note(card: Card, renderer: Renderer, report: Report) -> Note:
-    from deckbuilder.notes import card_note
-
-    note, diagnostics = card_note(card, renderer)
-    report.diagnostics.extend(diagnostics)
-    return note
 
 
 def _group(
@@ -173,7 +217,9 @@ def _timestamp(notes: Sequence[Note], options: Options) -> float:
     return max(source.stat().st_mtime for source in sources)
 
 
-def _stylesheet() -> str:
+def _stylesheet(notes: Sequence[Note]) -> str:
     from deckbuilder.highlight import stylesheet
 
-    return stylesheet()
+    # One note type serves every deck, so every package of a build carries the CSS of
+    # all its decks, each scoped to its own deck.
+    return stylesheet() + "".join(sorted({note.css for note in notes if note.css}))

@@ -1,0 +1,434 @@
+"""The build cache: a rebuild gives the bytes a cold build gives, whatever changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import deckbuilder
+from deckbuilder import cache, notes, parallel, pipeline
+from deckbuilder.cache import BuildCache
+from deckbuilder.model import Location
+from deckbuilder.options import Options
+from deckbuilder.package import Note
+from deckbuilder.report import Diagnostic, Severity
+
+DECK = """\
+---
+deck: Cached
+---
+## What is $x^2$ for $x = 3$?
+
+Nine, see the table:
+
+| x | x² |
+| --- | --- |
+| 3 | 9 |
+
+## How is it computed?
+<!-- id: square -->
+
+```python
+def square(x):
+    return x * x
+```
+
+## Which language is this?
+
+```klingon
+Qapla'
+```
+"""
+
+
+@pytest.fixture
+def cards(tmp_path: Path) -> Path:
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "cached.md").write_text(DECK)
+    (folder / "other.md").write_text("---\ndeck: Other\n---\n## One?\n\nOne.\n")
+    return folder
+
+
+def options(out: Path, **changes: object) -> Options:
+    return dataclasses.replace(
+        Options(out=out, source_date_epoch=1_700_000_000), **changes
+    )  # type: ignore[arg-type]
+
+
+def packages(out: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(out.glob("*.apkg"))}
+
+
+def cold(cards: Path, out: Path, **changes: object) -> dict[str, bytes]:
+    assert not out.exists()
+    report = pipeline.build([cards], options(out, **changes))
+    assert not report.errors
+    return packages(out)
+
+
+def no_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a card was rendered")
+
+    monkeypatch.setattr(notes, "card_note", refuse)
+
+
+def test_rebuild_renders_nothing_and_gives_the_same_bytes(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    no_rendering(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    assert packages(out) == first
+    assert report.packages == [str(out / "cached.apkg"), str(out / "other.apkg")]
+
+
+def test_rebuild_leaves_unchanged_packages_alone(cards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    before = {path.name: path.stat().st_ino for path in out.glob("*.apkg")}
+
+    (cards / "other.md").write_text("---\ndeck: Other\n---\n## One?\n\nUno.\n")
+    pipeline.build([cards], options(out))
+
+    after = {path.name: path.stat().st_ino for path in out.glob("*.apkg")}
+    assert after["cached.apkg"] == before["cached.apkg"]
+    assert after["other.apkg"] != before["other.apkg"]
+
+
+def test_changed_content_gives_what_a_cold_build_gives(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    (cards / "cached.md").write_text(DECK.replace("Nine", "Nine (three squared)"))
+
+    pipeline.build([cards], options(out))
+
+    assert packages(out) == cold(cards, tmp_path / "cold")
+    assert packages(out)["cached.apkg"] != first["cached.apkg"]
+
+
+def test_changed_included_code_gives_what_a_cold_build_gives(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "code_snippets").mkdir()
+    helper = tmp_path / "code_snippets" / "helper.py"
+    helper.write_text("# region shown\nanswer = 1\n# endregion\n")
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "a.md").write_text(
+        "## Which?\n\n```python include=../code_snippets/helper.py#shown\n```\n"
+    )
+    out = tmp_path / "out"
+    first = cold(tmp_path / "cards", out)
+    helper.write_text("# region shown\nanswer = 2\n# endregion\n")
+
+    pipeline.build([tmp_path / "cards"], options(out))
+
+    assert packages(out) == cold(tmp_path / "cards", tmp_path / "cold")
+    assert packages(out) != first
+
+
+def test_changed_options_give_what_a_cold_build_gives(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    (cards / "draft.md").write_text("---\ndeck: Draft\n---\n## Unanswered?\n")
+    cold(cards, out)
+
+    pipeline.build([cards], options(out, include_incomplete=True, note_type="reversed"))
+
+    expected = cold(
+        cards, tmp_path / "cold", include_incomplete=True, note_type="reversed"
+    )
+    assert packages(out) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        field.name
+        for field in dataclasses.fields(Options)
+        if field.name not in cache.NOT_RENDERING and field.name != "progress"
+    ),
+)
+def test_every_option_that_can_reach_rendering_is_in_the_key(
+    name: str, tmp_path: Path
+) -> None:
+    changed = {
+        "include_incomplete": True,
+        "note_type": "reversed",
+        "deck_folders": (tmp_path,),
+        "cache": False,
+    }
+    assert name in changed, f"say whether option {name!r} can change a rendered note"
+    card = pipeline.load([_one_card(tmp_path)], pipeline.Report())[0].cards[0]
+
+    plain = BuildCache(None, Options()).key(card)
+    other = BuildCache(None, dataclasses.replace(Options(), **{name: changed[name]}))
+
+    assert other.key(card) != plain
+
+
+def test_progress_callback_is_not_in_the_key(tmp_path: Path) -> None:
+    card = pipeline.load([_one_card(tmp_path)], pipeline.Report())[0].cards[0]
+
+    def progress(step: str, done: int, total: int) -> None:
+        pass
+
+    plain = BuildCache(None, Options()).key(card)
+
+    assert BuildCache(None, Options(progress=progress)).key(card) == plain
+
+
+def _one_card(tmp_path: Path) -> Path:
+    path = tmp_path / "one.md"
+    path.write_text("## Q?\n\nA.\n")
+    return path
+
+
+def test_changed_stylesheet_gives_what_a_cold_build_gives(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    stylesheet = pipeline._stylesheet()
+    monkeypatch.setattr(pipeline, "_stylesheet", lambda: stylesheet + "\n.x {}\n")
+    expected = cold(cards, tmp_path / "cold")
+    no_rendering(monkeypatch)
+
+    pipeline.build([cards], options(out))
+
+    assert packages(out) == expected
+    assert packages(out) != first
+
+
+def test_changed_version_gives_what_a_cold_build_gives(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    # A new version renders differently; its cache keys must not find the old notes.
+    monkeypatch.setattr(deckbuilder, "__version__", "99.0")
+    monkeypatch.setattr(cache, "_code_version", _uncached(cache._code_version))
+    card_note = notes.card_note
+
+    def new_rendering(*args: object, **kwargs: object) -> tuple[Note, list[Diagnostic]]:
+        note, diagnostics = card_note(*args, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(note, back=note.back + "<p>v99</p>"), diagnostics
+
+    monkeypatch.setattr(notes, "card_note", new_rendering)
+
+    pipeline.build([cards], options(out))
+
+    assert packages(out) == cold(cards, tmp_path / "cold")
+    assert _has_v99(out / "other.apkg")
+
+
+def _uncached(function: Callable[[], str]) -> Callable[[], str]:
+    wrapped = getattr(function, "__wrapped__", function)
+    return lambda: wrapped()  # type: ignore[no-any-return]
+
+
+def _has_v99(path: Path) -> bool:
+    import sqlite3
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read("collection.anki2")
+    database = path.with_suffix(".anki2")
+    database.write_bytes(data)
+    connection = sqlite3.connect(database)
+    try:
+        fields = [row[0] for row in connection.execute("SELECT flds FROM notes")]
+    finally:
+        connection.close()
+    return any("<p>v99</p>" in text for text in fields)
+
+
+def test_source_file_edit_without_epoch_moves_the_note_time(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    pipeline.build([cards], Options(out=out))
+    first = packages(out)
+    path = cards / "other.md"
+    stat = path.stat()
+    path.write_text(path.read_text())
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+    pipeline.build([cards], Options(out=out))
+
+    cold_out = tmp_path / "cold"
+    pipeline.build([cards], Options(out=cold_out))
+    assert packages(out) == packages(cold_out)
+    assert packages(out)["other.apkg"] != first["other.apkg"]
+    assert packages(out)["cached.apkg"] == first["cached.apkg"]
+
+
+def test_cached_build_reports_the_same_warnings(cards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = pipeline.build([cards], options(out))
+
+    again = pipeline.build([cards], options(out))
+
+    assert [str(d) for d in again.diagnostics] == [str(d) for d in first.diagnostics]
+    assert any("klingon" in str(d) for d in again.diagnostics)
+    assert (again.decks, again.cards) == (first.decks, first.cards)
+
+
+def _cache_file(out: Path) -> Path:
+    return out / cache.FOLDER / "cache.json"
+
+
+def _damage_entries(document: dict[str, object]) -> None:
+    for entry in document["notes"].values():  # type: ignore[attr-defined]
+        entry["note"]["back"] = 5
+
+
+def _damage_packages(document: dict[str, object]) -> None:
+    for entry in document["packages"].values():  # type: ignore[attr-defined]
+        entry["digest"] = "0" * 64
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(b"\x00\xff not json"),
+        lambda path: path.write_text(json.dumps([1, 2, 3])),
+        lambda path: path.write_text('{"format": 1, "notes": {'),
+        lambda path: path.write_text("[" * 100_000 + "]" * 100_000),
+        lambda path: _rewrite(path, _damage_entries),
+        lambda path: _rewrite(path, _damage_packages),
+        lambda path: (path.unlink(), path.mkdir()),
+    ],
+    ids=[
+        "binary",
+        "wrong-shape",
+        "truncated",
+        "deeply-nested",
+        "wrong-field-type",
+        "wrong-digest",
+        "folder",
+    ],
+)
+def test_damaged_cache_is_ignored_and_rebuilt(
+    cards: Path, tmp_path: Path, damage: Callable[[Path], object]
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    damage(_cache_file(out))
+    for package in out.glob("*.apkg"):
+        package.write_bytes(package.read_bytes()[:-10])  # must not be kept either
+
+    report = pipeline.build([cards], options(out))
+
+    assert not report.errors
+    assert packages(out) == cold(cards, tmp_path / "cold")
+
+
+def _rewrite(path: Path, change: Callable[[dict[str, object]], None]) -> None:
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+
+
+def test_deleted_package_is_written_again(cards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    (out / "other.apkg").unlink()
+
+    pipeline.build([cards], options(out))
+
+    assert packages(out) == first
+
+
+def test_cache_keeps_only_what_the_last_build_used(cards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").unlink()
+
+    pipeline.build([cards], options(out))
+
+    document = json.loads(_cache_file(out).read_text())
+    assert len(document["notes"]) == 3
+    assert list(document["packages"]) == [str(out / "cached.apkg")]
+
+
+def test_build_without_cache_writes_no_cache(cards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+
+    pipeline.build([cards], options(out, cache=False))
+
+    assert not (out / cache.FOLDER).exists()
+    assert packages(out) == cold(cards, tmp_path / "cold")
+
+
+def test_failed_build_writes_no_cache(cards: Path, tmp_path: Path) -> None:
+    (cards / "draft.md").write_text("---\ndeck: Draft\n---\n## Unanswered?\n")
+    out = tmp_path / "out"
+
+    report = pipeline.build([cards], options(out, strict=True))
+
+    assert report.errors
+    assert not out.exists()
+
+
+def test_note_and_diagnostics_round_trip_through_the_file(tmp_path: Path) -> None:
+    note = Note(
+        card_id="c1",
+        deck="A::B",
+        note_type="type-in",
+        front="<p>Front ✓</p>",
+        back="back",
+        extra="extra",
+        location=Location(Path("cards/a.md"), 3, 2),
+        tags=("one", "two::three"),
+    )
+    warning = Diagnostic(Location(Path("cards/a.md"), 4), Severity.WARNING, "w", "r")
+    writer = BuildCache(tmp_path / "cache.json", Options())
+    writer.remember_note("key", (note, [warning]))
+    writer.save()
+
+    reader = BuildCache(tmp_path / "cache.json", Options())
+
+    assert reader.note("key") == (note, [warning])
+    assert reader.note("other") is None
+
+
+def test_parallel_rendering_gives_the_same_packages(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = cold(cards, tmp_path / "serial", cache=False)
+    monkeypatch.setattr(parallel, "MINIMUM", 1)
+    calls: list[int] = []
+    render_cards = parallel.render_cards
+
+    def forced(cards: object, **kwargs: object) -> object:
+        calls.append(1)
+        return render_cards(cards, workers=2, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "render_cards", forced)
+
+    assert cold(cards, tmp_path / "parallel", cache=False) == serial
+    assert calls
+
+
+def test_render_cards_in_workers_matches_one_process(cards: Path) -> None:
+    report = pipeline.Report()
+    loaded = [card for file in pipeline.load([cards], report) for card in file.cards]
+
+    in_workers = parallel.render_cards(loaded, minimum=1, workers=2)
+
+    assert in_workers == parallel.render_cards(loaded, minimum=len(loaded) + 1)
+    assert len(in_workers) == len(loaded)
