@@ -68,6 +68,8 @@ class Card:
     """Names of hidden setup modules the card's code builds on."""
     metadata_line: int | None = None
     """Source line of the card's metadata comment, if it has one."""
+    css: str = ""
+    """The deck's own CSS from the front matter's `css`, scoped to the deck."""
 
     @property
     def id(self) -> str:

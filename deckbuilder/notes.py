@@ -76,6 +76,7 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
         location=card.location,
         tags=tags,
         media=tuple(media[name] for name in sorted(media)),
+        css=card.css,
     )
     return note, diagnostics
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from deckbuilder.deckcss import read_deck_css
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
 from deckbuilder.model import (
@@ -30,7 +31,7 @@ _METADATA = re.compile(r"^\s*<!--(?P<body>.*?)-->\s*$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SEPARATOR = "???"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_FRONT_MATTER_KEYS = ("deck", "tags", "type", "setup")
+_FRONT_MATTER_KEYS = ("deck", "tags", "type", "setup", "css")
 _METADATA_KEYS = ("id", "tags", "type", "setup")
 
 
@@ -213,6 +214,11 @@ class _FileParser:
             settings.get("type", NOTE_TYPES[0]), self._at_key("type")
         )
         self.setup = _names(settings.get("setup"), self._at_key("setup"), "setup")
+        self.css = (
+            read_deck_css(settings["css"], path, self.deck, self._at_key("css"))
+            if "css" in settings
+            else ""
+        )
 
     def _at_key(self, key: str) -> Location:
         return Location(self.path, _key_line(self.lines, len(self.lines), key))
@@ -277,6 +283,7 @@ class _FileParser:
                 blocks=self._blocks(start, end),
                 setup=self.setup + _names(metadata.get("setup"), location, "setup"),
                 metadata_line=metadata_line,
+                css=self.css,
             )
         except SourceError as error:
             self._error(error)

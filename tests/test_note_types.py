@@ -15,6 +15,7 @@ from helpers import (
     import_apkg,
     new_collection,
     note_card_ids,
+    note_type_css,
     render_card,
 )
 
@@ -242,3 +243,66 @@ def test_changing_a_cards_note_type_is_refused_by_anki_and_keeps_the_note(
     assert (summary.new, summary.updated, summary.conflicting) == (0, 0, 1)
     assert note.note_type == "deckbuilder"
     assert "capital of France" in note.fields["Back"]
+
+
+def test_a_decks_css_applies_to_its_cards_only(project: Path, col: Collection) -> None:
+    (project / "styles").mkdir()
+    (project / "styles" / "gans.css").write_text(
+        "/* GAN cards */\nh3 { color: teal; }\n.nightMode h3 { color: aqua; }\n"
+    )
+    (project / "cards" / "gans.md").write_text(
+        "---\ndeck: ML::GANs\ncss: ../styles/gans.css\n---\n\n## G?\n\n### Generator\n"
+    )
+    (project / "cards" / "words.md").write_text(
+        "---\ndeck: Words\ntype: reversed\n---\n\n## Hund\n\ndog\n"
+    )
+
+    report = build([Path("cards")], Options(source_date_epoch=EPOCH))
+    import_apkg(col, Path("build/ml.gans.apkg"))
+    import_apkg(col, Path("build/words.apkg"))
+
+    assert not report.errors
+    css = note_type_css(col, "deckbuilder")
+    scope = '.deck[data-deck="ML::GANs"]'
+    assert f"/* GAN cards */\n{scope} h3 {{ color: teal; }}" in css
+    assert f".nightMode {scope} h3 {{ color: aqua; }}" in css
+    gans, words = collection_notes(col)
+    assert (gans.card_count, words.card_count) == (1, 2)
+    [(question, answer)] = [render_card(col, c) for c in note_card_ids(col, gans.guid)]
+    assert question.startswith('<div class="deck" data-deck="ML::GANs">')
+    assert answer.startswith('<div class="deck" data-deck="ML::GANs">')
+    for card in note_card_ids(col, words.guid):
+        assert render_card(col, card)[0].startswith(
+            '<div class="deck" data-deck="Words">'
+        )
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "where", "message"),
+    [
+        (
+            "css: ../../outside.css",
+            "cards/gans.md:3:1",
+            "stylesheet '../../outside.css' is outside the project",
+        ),  # noqa: E501
+        (
+            "css: missing.css",
+            "cards/gans.md:3:1",
+            "cannot read stylesheet 'missing.css': No such file or directory",
+        ),  # noqa: E501
+        ("css: ../bad.css", "bad.css:2:4", "stylesheet block is never closed"),
+    ],
+)
+def test_deck_css_problems_are_located_errors(
+    project: Path, front_matter: str, where: str, message: str
+) -> None:
+    (project.parent / "outside.css").write_text("p { }")
+    (project / "bad.css").write_text("p { }\nh3 { color: red;\n")
+    (project / "cards" / "gans.md").write_text(
+        f"---\ndeck: GANs\n{front_matter}\n---\n\n## Q\n\nA\n"
+    )
+
+    report = build([Path("cards")], Options())
+
+    [error] = report.errors
+    assert (str(error.location), error.message) == (where, message)
