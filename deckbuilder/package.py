@@ -32,6 +32,8 @@ CLOZE_MODEL_NAME = "deckbuilder cloze"
 TYPE_IN_MODEL_ID = 1_734_200_003
 TYPE_IN_MODEL_NAME = "deckbuilder type-in"
 _GENANKI_HTML_WARNING = "Field contained the following invalid HTML tags"
+_DEFAULT_DECK = "Default"
+_DEFAULT_DECK_ID = 1
 _ZIP_EPOCH = 315_532_800  # 1980-01-01, the earliest time a zip entry can hold
 
 # Every card is wrapped in an element that names its deck, so that a deck's own CSS
@@ -104,6 +106,11 @@ def note_guid(card_id: str) -> str:
 
 def deck_id(name: str) -> int:
     """Return a stable deck id derived from the deck's full name."""
+    if name.casefold() == _DEFAULT_DECK.casefold():
+        # genanki writes Anki's own `Default` deck (id 1) into every package; a second
+        # deck of that name would be imported as `Default_`. Sharing its id sends the
+        # cards to the user's Default deck, as the name says.
+        return _DEFAULT_DECK_ID
     digest = hashlib.sha256(f"deckbuilder deck\x1f{name}".encode()).digest()
     # Anki keeps ids in a signed 64-bit column; stay well inside it and above the
     # ids Anki gives its own default deck.
@@ -227,7 +234,9 @@ def _write(
     # entry stamped with the build's time so that the same sources give the same bytes.
     connection = sqlite3.connect(":memory:")
     try:
-        ids = itertools.count(int(timestamp * 1000))
+        # Note and card ids count up from the time in milliseconds; Anki refuses a
+        # note whose id is 0, which SOURCE_DATE_EPOCH=0 would give the first note.
+        ids = itertools.count(max(int(timestamp * 1000), 1))
         package.write_to_db(connection.cursor(), timestamp, ids)  # type: ignore[attr-defined]
         connection.commit()
         collection = connection.serialize()

@@ -115,10 +115,11 @@ def _refuse_control_characters(text: str, path: Path) -> None:
     )
 
 
-class _DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: object, mark: yaml.Mark) -> None:
-        super().__init__(key)
-        self.key = key
+class _BadKey(yaml.YAMLError):
+    def __init__(self, message: str, remedy: str, mark: yaml.Mark) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remedy = remedy
         self.mark = mark
 
 
@@ -131,8 +132,18 @@ class _FrontMatterLoader(yaml.BaseLoader):
         keys: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise _BadKey(
+                    "front matter key is not a word",
+                    "write `key: value` lines, e.g. `deck: Machine Learning::GANs`",
+                    key_node.start_mark,
+                )
             if key in keys:
-                raise _DuplicateKey(key, key_node.start_mark)
+                raise _BadKey(
+                    f"front matter sets {key!r} twice",
+                    "keep one of the two lines",
+                    key_node.start_mark,
+                )
             keys.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -149,21 +160,30 @@ def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
             Location(path, 1),
             "end it with a line holding ---",
         )
+    text = "\n".join(lines[1:index])
     try:
-        loaded = yaml.load("\n".join(lines[1:index]), Loader=_FrontMatterLoader)  # noqa: S506 - BaseLoader builds no objects
-    except _DuplicateKey as error:
+        loaded = yaml.load(text, Loader=_FrontMatterLoader)  # noqa: S506 - BaseLoader builds no objects
+    except _BadKey as error:
         raise SourceError(
-            f"front matter sets {error.key!r} twice",
-            Location(path, error.mark.line + 2),
-            "keep one of the two lines",
+            error.message, _yaml_location(path, text, error.mark.index), error.remedy
+        ) from error
+    except yaml.reader.ReaderError as error:
+        raise SourceError(
+            f"front matter holds the character U+{error.character:04X}",
+            _yaml_location(path, text, error.position),
+            "delete it; YAML does not allow it",
         ) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        where = (
+            _yaml_location(path, text, mark.index)
+            if mark is not None
+            else Location(path, 1)
+        )
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise SourceError(
             f"front matter is not valid YAML: {problem}",
-            Location(path, line),
+            where,
             "write `key: value` lines and quote values that hold `: `, "
             "e.g. `deck: 'ML :: GANs'`",
         ) from error
@@ -183,6 +203,13 @@ def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
                 f"use one of: {', '.join(_FRONT_MATTER_KEYS)}",
             )
     return loaded, index + 1
+
+
+def _yaml_location(path: Path, text: str, offset: int) -> Location:
+    # PyYAML counts U+0085, U+2028 and U+2029 as line breaks too, so its line numbers
+    # can run ahead of the file's; its character offsets cannot.
+    inside = location_at(path, text, min(offset, len(text)))
+    return Location(path, inside.line + 1, inside.column)
 
 
 def _key_line(lines: list[str], end: int, key: str) -> int:
@@ -401,7 +428,11 @@ def _deck_name(value: object, location: Location) -> str:
             "write e.g. `deck: Machine Learning::GANs`",
         )
     parts = [part.strip() for part in value.split("::")]
-    if any(not part for part in parts) or any(not c.isprintable() for c in value):
+    # Anki drops colons at either end of a deck name part (`a:::b` becomes `a::b`),
+    # which would silently merge decks that differ in the sources.
+    if any(not part or part[0] == ":" or part[-1] == ":" for part in parts) or any(
+        not c.isprintable() for c in value
+    ):
         raise SourceError(
             f"deck name {value!r} cannot be used in Anki",
             location,
