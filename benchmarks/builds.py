@@ -42,7 +42,7 @@ from deckbuilder import pipeline
 from deckbuilder.cli import main
 revision = Path("stylesheet-revision").read_text()
 original = pipeline._stylesheet
-pipeline._stylesheet = lambda: original() + f"\\n/* revision {revision} */\\n"
+pipeline._stylesheet = lambda *a: original(*a) + f"\\n/* revision {revision} */\\n"
 sys.argv[0] = "deckbuilder"
 main()
 """

@@ -126,6 +126,14 @@ def build(
     include_incomplete: IncludeIncomplete = None,
     bundle: Bundle = None,
     output: FormatOption = Format.TEXT,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Render and write everything afresh; leave the cache in the "
+            "output folder as it is.",
+        ),
+    ] = False,
 ) -> None:
     """Build one .apkg per deck from the card files."""
     from deckbuilder.pipeline import build as run_build
@@ -139,6 +147,7 @@ def build(
         include_incomplete=include_incomplete,
         bundle=_bundle_name(bundle),
         source_date_epoch=_source_date_epoch(),
+        cache=False if no_cache else None,
     )
 
 

@@ -202,8 +202,12 @@ def test_changed_stylesheet_gives_what_a_cold_build_gives(
 ) -> None:
     out = tmp_path / "out"
     first = cold(cards, out)
-    stylesheet = pipeline._stylesheet()
-    monkeypatch.setattr(pipeline, "_stylesheet", lambda: stylesheet + "\n.x {}\n")
+    stylesheet = pipeline._stylesheet
+
+    def changed(*args: object) -> str:
+        return stylesheet(*args) + "\n.x {}\n"  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "_stylesheet", changed)
     expected = cold(cards, tmp_path / "cold")
     no_rendering(monkeypatch)
 
@@ -432,3 +436,20 @@ def test_render_cards_in_workers_matches_one_process(cards: Path) -> None:
 
     assert in_workers == parallel.render_cards(loaded, minimum=len(loaded) + 1)
     assert len(in_workers) == len(loaded)
+
+
+def test_no_cache_flag_builds_without_the_cache(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from deckbuilder.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+
+    result = CliRunner().invoke(app, ["build", "cards", "--no-cache"])
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "build" / "cached.apkg").is_file()
+    assert not (tmp_path / "build" / cache.FOLDER).exists()
