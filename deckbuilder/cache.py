@@ -63,7 +63,8 @@ class BuildCache:
         self._kept_notes: dict[str, Any] = {}
         self._kept_packages: dict[str, Any] = {}
         self._changed = False
-        self._keys: dict[int, str] = {}
+        self._contents: dict[int, str] = {}
+        """Digest of each note's contents, by the note's id, for the package keys."""
         if path is not None:
             self._notes, self._packages = _read(path)
 
@@ -83,9 +84,13 @@ class BuildCache:
             return None
         try:
             rendered = _decode_rendered(entry)
+            contents = entry["contents"]
+            if not isinstance(contents, str):
+                raise TypeError("contents")
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
         self._kept_notes[key] = entry
+        self._contents[id(rendered[0])] = contents
         return rendered
 
     def remember_note(self, key: str, rendered: Rendered) -> None:
@@ -94,18 +99,18 @@ class BuildCache:
             entry = _encode_rendered(rendered)
         except TypeError:
             return  # a field of a kind the file cannot hold: never cached
+        # A note is keyed on its card, but its contents also depend on the media files
+        # it shows, so packages are keyed on the contents themselves.
+        entry["contents"] = _digest(json.dumps(entry["note"], sort_keys=True))
         self._kept_notes[key] = entry
+        self._contents[id(rendered[0])] = entry["contents"]
         self._changed = True
-
-    def tag(self, note: Note, key: str) -> None:
-        """Record that `note` was made under `key`, for the package keys."""
-        self._keys[id(note)] = key
 
     def package_key(
         self, path: Path, notes: Sequence[Note], css: str, timestamp: float
     ) -> str | None:
-        """Return the key of the package at `path`, or None if a note has no key."""
-        keys = [self._keys.get(id(note)) for note in notes]
+        """Return the key of the package at `path`, or None if a note is not cached."""
+        keys = [self._contents.get(id(note)) for note in notes]
         if None in keys:
             return None
         return _digest(self._salt, str(path), css, repr(timestamp), *keys)  # type: ignore[arg-type]

@@ -166,12 +166,10 @@ def _compile(
             cache.remember_note(keys[index], fresh)
 
     notes = []
-    for index, result in enumerate(results):
+    for result in results:
         assert result is not None
         note, diagnostics = result
         report.diagnostics.extend(diagnostics)
-        if cache is not None:
-            cache.tag(note, keys[index])
         notes.append(note)
     report.decks = len({card.deck for card in cards})
     report.cards = len(cards)

@@ -453,3 +453,35 @@ def test_no_cache_flag_builds_without_the_cache(
     assert result.exit_code == 0, result.output
     assert (tmp_path / "build" / "cached.apkg").is_file()
     assert not (tmp_path / "build" / cache.FOLDER).exists()
+
+
+def test_changed_image_gives_what_a_cold_build_gives(
+    cards: Path, tmp_path: Path
+) -> None:
+    image = cards / "dot.png"
+    image.write_bytes(b"\x89PNG first")
+    (cards / "other.md").write_text(
+        "---\ndeck: Other\n---\n## One?\n\n![a dot](dot.png)\n"
+    )
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    image.write_bytes(b"\x89PNG second, longer")
+
+    pipeline.build([cards], options(out))
+
+    assert packages(out) == cold(cards, tmp_path / "cold")
+    assert packages(out)["other.apkg"] != first["other.apkg"]
+
+
+def test_deleted_image_is_an_error_again(cards: Path, tmp_path: Path) -> None:
+    (cards / "dot.png").write_bytes(b"\x89PNG")
+    (cards / "other.md").write_text(
+        "---\ndeck: Other\n---\n## One?\n\n![a dot](dot.png)\n"
+    )
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "dot.png").unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    assert any("not found" in str(error) for error in report.errors)
