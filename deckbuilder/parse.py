@@ -184,8 +184,8 @@ def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
         raise SourceError(
             f"front matter is not valid YAML: {problem}",
             where,
-            "write `key: value` lines and quote values that hold `: `, "
-            "e.g. `deck: 'ML :: GANs'`",
+            "write `key: value` lines, close every bracket and quote, and quote "
+            "values that hold `: `, e.g. `deck: 'ML :: GANs'`",
         ) from error
     if loaded is None:
         loaded = {}
@@ -259,12 +259,14 @@ class _FileParser:
             if (card := self._card(start, end)) is not None
         )
         if not cards and not self.diagnostics:
+            empty = not any(line.strip() for line in self.lines)
             self.diagnostics.append(
                 Diagnostic(
                     Location(self.path, 1),
                     Severity.WARNING,
-                    "file has no cards",
-                    "start each card with a `## question` heading",
+                    "file is empty" if empty else "file has no cards",
+                    "start each card with a `## question` heading"
+                    + (", or delete the file" if empty else ""),
                 )
             )
         file = CardFile(

@@ -19,6 +19,8 @@ from anki.notes import NoteId
 from anki.scheduler.v3 import CardAnswer
 from anki.scheduler.v3 import Scheduler as V3Scheduler
 
+from deckbuilder.report import Report
+
 _RATINGS = {
     1: CardAnswer.AGAIN,
     2: CardAnswer.HARD,
@@ -191,6 +193,28 @@ def review_log_count(col: Collection) -> int:
     assert col.db is not None
     count: int = col.db.scalar("SELECT count() FROM revlog")
     return count
+
+
+def printed_diagnostics(report: Report, root: Path) -> list[str]:
+    """Return the report's problems as the CLI prints them, paths relative to `root`."""
+    lines = []
+    for diagnostic in report.diagnostics:
+        path = diagnostic.location.path
+        if path.is_absolute() and path.is_relative_to(root):
+            path = path.relative_to(root)
+        lines.append(
+            str(diagnostic).replace(str(diagnostic.location.path), str(path), 1)
+        )
+    return lines
+
+
+def assert_located_error(report: Report, root: Path, *expected: str) -> None:
+    """Assert that `report` holds exactly the problems `expected`, in order.
+
+    Each is a whole line as printed, compiler style, place and remedy included:
+    `cards/x.md:3:1: error: code block is never closed (close it with ...)`.
+    """
+    assert printed_diagnostics(report, root) == list(expected)
 
 
 def _note_view(col: Collection, note_id: NoteId) -> NoteView:
