@@ -25,6 +25,7 @@ def select_cards(cards: Sequence[Card], options: Options, report: Report) -> lis
     check_ids(shipped, report)
     _check_questions(shipped, report)
     _check_deck_spelling(shipped, report)
+    _check_tag_spelling(shipped, report)
     return shipped
 
 
@@ -99,3 +100,26 @@ def _check_deck_spelling(cards: Sequence[Card], report: Report) -> None:
                 f'deck "{card.deck}" differs from deck "{first.deck}" only in case',
                 f"Anki treats them as one deck; spell it as at {first.location}",
             )
+
+
+def _check_tag_spelling(cards: Sequence[Card], report: Report) -> None:
+    # Anki compares tags without case, parents too: once `ml::gans` is in the
+    # collection, `ML::GANs::tf1` is stored as `ml::gans::tf1`. Tags that spell one
+    # tag or parent in two ways would not come out as written.
+    seen: dict[str, tuple[str, Card]] = {}
+    reported: set[str] = set()
+    for card in cards:
+        for tag in card.tags:
+            parts = tag.split("::")
+            for end in range(1, len(parts) + 1):
+                prefix = "::".join(parts[:end])
+                spelled, first = seen.setdefault(prefix.casefold(), (prefix, card))
+                if spelled != prefix and tag not in reported:
+                    reported.add(tag)
+                    report.error(
+                        card.location,
+                        f'tag "{tag}" spells "{spelled}" as "{prefix}"',
+                        f"Anki compares tags without case and keeps the spelling "
+                        f"at {first.location}; spell them alike",
+                    )
+                    break

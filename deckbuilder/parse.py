@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -298,13 +299,15 @@ class _FileParser:
         question, answer, answer_start = self._split_question(
             title, body, end, location
         )
+        # Problems with the card's own tags are on its metadata line.
+        where = Location(self.path, metadata_line) if metadata_line else location
         try:
             return Card(
                 location=location,
                 question=question,
                 answer=answer,
                 deck=self.deck,
-                tags=_merge(self.tags, _tags(metadata.get("tags"), location)),
+                tags=_merge(self.tags, _tags(metadata.get("tags"), where)),
                 note_type=_note_type(metadata.get("type", self.note_type), location),
                 explicit_id=self._explicit_id(metadata, location),
                 question_line=start + 1,
@@ -462,18 +465,34 @@ def _tags(value: object, location: Location) -> tuple[str, ...]:
             raise SourceError(
                 f"tag {word!r} is not a word", location, "write tags as words"
             )
-        tag = str(word).strip()
-        if any(c.isspace() or c == '"' or not c.isprintable() for c in tag) or any(
-            not part for part in tag.split("::")
-        ):
+        # Anki stores tags in Unicode's composed form (NFC).
+        tag = unicodedata.normalize("NFC", str(word).strip())
+        if problem := _tag_problem(tag):
             raise SourceError(
-                f"tag {tag!r} cannot be used in Anki",
+                f"tag {tag!r} cannot be used in Anki: {problem}",
                 location,
-                "tags hold no spaces or quotes, and `::` only between words; "
-                "use `-` to join words",
+                "tags hold no spaces, quotes or invisible characters, and `::` only "
+                "between words; use `-` to join words",
             )
         tags.append(tag)
     return tuple(tags)
+
+
+def _tag_problem(tag: str) -> str:
+    # Anki splits tags at spaces (and U+3000), drops control characters and `"`, and
+    # turns an empty part of `a::b` into `blank`; see normalize_tag_name in Anki's
+    # rslib/src/tags/register.rs. Other spaces and invisible characters are refused
+    # too: Anki keeps them, but no one could tell the tag from another.
+    for char in tag:
+        if char.isspace():
+            return f"it holds the space U+{ord(char):04X}"
+        if char == '"':
+            return "it holds a double quote"
+        if not char.isprintable():
+            return f"it holds the invisible character U+{ord(char):04X}"
+    if any(not part for part in tag.split("::")):
+        return "`::` must stand between words"
+    return ""
 
 
 def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
