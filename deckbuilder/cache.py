@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from deckbuilder.errors import DeckbuilderError
-from deckbuilder.files import replace_file
+from deckbuilder.files import commit, stage
 from deckbuilder.model import Card, Location
 from deckbuilder.options import Options
 from deckbuilder.report import Diagnostic, Severity
@@ -147,9 +147,18 @@ class BuildCache:
             "packages": self._kept_packages,
         }
         try:
-            replace_file(self._path, json.dumps(document).encode())
+            # Streamed: the whole document as one string would cost as much memory
+            # again as the notes it holds.
+            commit(
+                stage(self._path, lambda staged: _dump(document, staged)), self._path
+            )
         except (OSError, DeckbuilderError):
             pass  # a cache that cannot be written costs speed, not correctness
+
+
+def _dump(document: dict[str, Any], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as file:
+        json.dump(document, file)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
