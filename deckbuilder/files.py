@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,8 @@ from deckbuilder.errors import OutputError
 from deckbuilder.model import Location
 
 _MODE = 0o644
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]+)\.[a-z0-9_]{8}$")
+"""A staged file: `.NAME.PID.RANDOM`, beside NAME, written by process PID."""
 
 
 def replace_file(path: Path, data: bytes) -> None:
@@ -39,7 +42,9 @@ def stage(path: Path, write: Callable[[Path], object]) -> Path:
             "choose an output folder that can be created, e.g. build/",
         ) from error
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        remove_abandoned(path.parent, path.name)
+        prefix = f".{path.name}.{os.getpid()}."
+        handle, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
         os.close(handle)
     except OSError as error:
         raise OutputError(
@@ -81,3 +86,32 @@ def commit(temporary: Path, path: Path) -> None:
 def discard(temporary: Path) -> None:
     """Remove a staged file that will not be committed."""
     temporary.unlink(missing_ok=True)
+
+
+def remove_abandoned(folder: Path, name: str | None = None) -> None:
+    """Delete the staged files in `folder` (of `name` only, if given) whose writer is
+    gone: a process killed between staging and committing leaves its file behind.
+
+    A staged file's name holds the id of the process writing it, so the files of a
+    build still running, such as another build into the same folder, are left alone.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or name not in (None, match["name"]):
+            continue
+        if not _running(int(match["pid"])):
+            Path(entry.path).unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, as another user's process
+    return True

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from deckbuilder.checks import select_cards
 from deckbuilder.errors import OutputError, SourceError
-from deckbuilder.files import commit, discard
+from deckbuilder.files import commit, discard, remove_abandoned
 from deckbuilder.model import CardFile, Location
 from deckbuilder.options import Options
 from deckbuilder.parse import read_card_file
@@ -104,6 +104,7 @@ def build(paths: Sequence[Path], options: Options) -> Report:
     if report.errors:
         return report
 
+    remove_abandoned(options.out)  # what builds killed while writing left behind
     css = _stylesheet(notes)
     staged: list[tuple[Path | None, Path]] = []
     try:

@@ -1,0 +1,191 @@
+"""Atomic output: builds killed at any moment, or run at once, leave whole packages.
+
+`deckbuilder build` runs in a subprocess on a generated project of several decks and is
+killed with SIGKILL at several points: while it reads and renders, as soon as it starts
+writing a package, and right after it has put the first package in place. Builds are
+reproducible (SOURCE_DATE_EPOCH), so every package must hold, byte for byte, either
+the previous build's or the new build's package.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import read_apkg_notes
+
+from deckbuilder import Options, build
+
+EPOCH = 1_700_000_000
+DECKS = ("Alpha", "Beta", "Gamma", "Delta")
+CARDS_PER_DECK = 300
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"
+)
+
+
+def write_project(root: Path, version: int) -> None:
+    """Write a project of several decks; each `version` changes every deck."""
+    (root / "pyproject.toml").write_text("")
+    (root / "cards").mkdir(exist_ok=True)
+    for deck in DECKS:
+        cards = "".join(
+            f"## {deck} question {number}, version {version}?\n\n"
+            f"Answer with $x_{{{number}}}$ and **bold** text.\n\n"
+            f"```python\nvalue = {number} * {version}\n```\n\n"
+            for number in range(CARDS_PER_DECK)
+        )
+        text = f"---\ndeck: {deck}\n---\n{cards}"
+        (root / "cards" / f"{deck.lower()}.md").write_text(text, encoding="utf-8")
+
+
+def packages(out: Path) -> dict[str, bytes]:
+    """Return the packages under their names (staged files start with a dot)."""
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(out.glob("*.apkg"))
+        if not path.name.startswith(".")
+    }
+
+
+def leftovers(out: Path) -> list[str]:
+    return sorted(path.name for path in out.glob(".*.apkg.*"))
+
+
+def start_build(
+    root: Path, *extra: str, stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """Start `deckbuilder build` in `root`; stderr goes nowhere unless asked for."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from deckbuilder.cli import main; main()", "build",
+         *extra],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )  # fmt: skip
+
+
+def run_build(root: Path, *extra: str) -> None:
+    process = start_build(root, *extra, stderr=subprocess.PIPE)
+    _, errors = process.communicate()
+    assert process.returncode == 0, errors.decode()
+
+
+def expected_packages(tmp_path: Path, version: int) -> dict[str, bytes]:
+    """Build `version` of the project in a folder of its own; return its packages."""
+    root = tmp_path / f"reference-{version}"
+    root.mkdir()
+    write_project(root, version)
+    run_build(root)
+    return packages(root / "build")
+
+
+def kill_when(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], limit: float = 60
+) -> bool:
+    """SIGKILL `process` as soon as `ready()`; return whether it was still running."""
+    deadline = time.monotonic() + limit
+    while process.poll() is None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    running = process.poll() is None
+    if running:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return running
+
+
+def test_a_build_killed_at_any_point_leaves_whole_packages(tmp_path: Path) -> None:
+    old, new = expected_packages(tmp_path, 1), expected_packages(tmp_path, 2)
+    root = tmp_path / "project"
+    root.mkdir()
+    write_project(root, 1)
+    out = root / "build"
+    run_build(root)
+    assert packages(out) == old
+    write_project(root, 2)
+    first = out / "alpha.apkg"
+    started = time.monotonic()
+    points: list[Callable[[], bool]] = [
+        lambda: time.monotonic() - started > 0.3,  # reading and rendering
+        lambda: bool(leftovers(out)),  # a package is being written
+        lambda: first.read_bytes() != old["alpha.apkg"],  # one package is in place
+    ]
+    killed, left = [], []
+
+    for ready in points:
+        for name, data in old.items():  # start again from the old packages
+            (out / name).write_bytes(data)
+        started = time.monotonic()
+        killed.append(kill_when(start_build(root, "--no-cache"), ready))
+        left = left or leftovers(out)
+
+        found = packages(out)
+        assert found.keys() == old.keys()
+        for name, data in found.items():
+            assert data in (old[name], new[name]), f"{name} is neither build's"
+
+    assert killed == [True, True, True], "a build ended before it could be killed"
+    assert left, "no build was killed while writing"
+    run_build(root)
+    assert packages(out) == new
+    assert leftovers(out) == []  # the killed builds' staged files are cleaned up
+    assert len(read_apkg_notes(first, tmp_path)) == CARDS_PER_DECK
+
+
+def test_staged_files_of_running_builds_are_not_cleaned_up(tmp_path: Path) -> None:
+    write_project(tmp_path, 1)
+    out = tmp_path / "build"
+    out.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = out / f".alpha.apkg.{sleeper.pid}.abcd1234"
+        dead = out / ".beta.apkg.999999999.abcd1234"
+        unrelated = out / ".notes.txt"
+        for path in (running, dead, unrelated):
+            path.write_bytes(b"partial")
+
+        report = build([tmp_path / "cards"], Options(out=out, source_date_epoch=EPOCH))
+
+        assert report.exit_code == 0
+        assert running.exists() and unrelated.exists()
+        assert not dead.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_two_builds_at_once_into_one_folder_write_whole_packages(
+    tmp_path: Path,
+) -> None:
+    versions = {1: expected_packages(tmp_path, 1), 2: expected_packages(tmp_path, 2)}
+    out = tmp_path / "build"
+    roots = []
+    for version in versions:
+        root = tmp_path / f"project-{version}"
+        root.mkdir()
+        write_project(root, version)
+        roots.append(root)
+
+    # Both write into one folder, cache included; the second starts while the first
+    # is still at work.
+    first = start_build(roots[0], "--out", str(out), stderr=subprocess.PIPE)
+    time.sleep(0.2)
+    second = start_build(roots[1], "--out", str(out), stderr=subprocess.PIPE)
+    results = [process.communicate()[1].decode() for process in (first, second)]
+
+    assert [first.returncode, second.returncode] == [0, 0], results
+    found = packages(out)
+    assert found.keys() == versions[1].keys()
+    for name, data in found.items():
+        assert data in (versions[1][name], versions[2][name]), name
+        assert len(read_apkg_notes(out / name, tmp_path)) == CARDS_PER_DECK
+    assert leftovers(out) == []
