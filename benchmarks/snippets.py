@@ -84,7 +84,7 @@ def _job(n: int, folder: Path) -> CardJob:
     path = folder / f"snippet{n}.md"
     path.write_text(f"```python\n{code}```\n", encoding="utf-8")
     step = Step(code, path, 2, f"snippet {n}", timeout=120)
-    return CardJob(f"snippet {n}", path, (step,), cwd=folder)
+    return CardJob(f"snippet {n}", path, (step,), project=folder)
 
 
 def _measure(runner: SnippetRunner, jobs: Sequence[CardJob]) -> Timing:

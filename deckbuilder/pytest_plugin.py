@@ -28,6 +28,13 @@ from deckbuilder.runner import (
 from deckbuilder.snippets import CardPlan, OutputCheck, Settings, has_code, plan_card
 
 _RUNNERS = ("forkserver", "subprocess")
+DEFAULT_MEMORY = "4G"
+"""Each card's memory limit unless set. The GAN deck's TensorFlow cards pass with
+500M on a 2-CPU machine, 300M of it TensorFlow itself; TensorFlow starts more threads,
+8M of stack each, on larger machines."""
+_SIZE = re.compile(
+    r"^(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[bkmgtBKMGT])?i?[bB]?$"
+)
 _UPDATED = "deckbuilder_updated_output"
 _SLUG_LENGTH = 60
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -47,6 +54,8 @@ class PluginOptions:
     preload: tuple[str, ...]
     """Modules the helper process imports once, if some collected card imports them."""
     runner: str
+    memory: int
+    """Bytes of memory each card's process may hold; 0 for no limit."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,6 +89,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser, group, "preload", "args", ["numpy", "tensorflow", "keras"],
         "modules to import once per worker when cards use them (space-separated)",
         metavar="MODULES",
+    )  # fmt: skip
+    _add(
+        parser, group, "memory", "string", DEFAULT_MEMORY,
+        "memory each card's process may hold, e.g. 512M or 8G; 0 for no limit "
+        f"(default {DEFAULT_MEMORY})",
+        metavar="SIZE",
     )  # fmt: skip
     _add(
         parser, group, "runner", "string", _RUNNERS[0],
@@ -218,9 +233,13 @@ class CardItem(pytest.Item):
             if step is not None and (step.setup or step.path != self.path):
                 where += f", in {step.label}"
             message = _ANSI.sub("", state.shorten_paths(failure.message))
+            if "MemoryError" in failure.message:
+                message += state.memory_hint()
             return "\n".join([where, *state.traceback(failure.frames), message])
         if failure.kind == "crash" and step is not None:
             message = f"{failure.message} while running {step.label}"
+            if "SIGABRT" in failure.message or "SIGSEGV" in failure.message:
+                message += state.memory_hint("if it ran out of memory: ")
         elif failure.kind == "internal":
             message = f"deckbuilder could not run the card: {failure.message}"
         else:
@@ -313,16 +332,27 @@ class _State:
 
     def runner(self) -> SnippetRunner:
         if self._runner is None:
+            memory = self.options.memory
             if self.options.runner == "subprocess" or not hasattr(os, "fork"):
-                self._runner = SubprocessRunner()
+                self._runner = SubprocessRunner(memory=memory)
             else:
-                self._runner = ForkServerRunner(self.preload)
+                self._runner = ForkServerRunner(self.preload, memory=memory)
         return self._runner
 
     def close(self) -> None:
         if self._runner is not None:
             self._runner.close()
             self._runner = None
+
+    def memory_hint(self, prefix: str = "") -> str:
+        """Return the note on the memory limit that failures of allocation get."""
+        if not self.options.memory:
+            return ""
+        size = format_size(self.options.memory)
+        return (
+            f"\n({prefix}each card may hold {size} of memory; "
+            "--deckbuilder-memory raises the limit)"
+        )
 
     def relative(self, path: Path | str) -> str:
         for candidate in (Path(path), Path(path).resolve()):
@@ -372,13 +402,13 @@ class _State:
     def _is_ours(self, frame: Frame) -> bool:
         path = Path(frame.path)
         return path.is_relative_to(self.rootpath) and not {
-            "site-packages", "dist-packages", ".venv"
+            "site-packages",
+            "dist-packages",
+            ".venv",
         } & set(path.parts)
 
 
-def _groups(
-    frames: Sequence[Frame], ours: Any
-) -> Iterator[tuple[bool, list[Frame]]]:
+def _groups(frames: Sequence[Frame], ours: Any) -> Iterator[tuple[bool, list[Frame]]]:
     group: list[Frame] = []
     for frame in frames:
         if group and ours(frame) != ours(group[0]):
@@ -415,7 +445,8 @@ class _XdistHeader:
         state = _state(self.config)
         files = [nodeid.partition("::")[0] for nodeid in ids if "::" in nodeid]
         cards = [
-            path for path in files
+            path
+            for path in files
             if path.endswith(".md") and state.collects(self.config.rootpath / path)
         ]
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -448,8 +479,13 @@ def _add(
     **option: Any,
 ) -> None:
     key = name.replace("-", "_")
-    group.addoption(f"--deckbuilder-{name}", dest=f"deckbuilder_{key}", help=help,
-                    default=None, **option)
+    group.addoption(
+        f"--deckbuilder-{name}",
+        dest=f"deckbuilder_{key}",
+        help=help,
+        default=None,
+        **option,
+    )
     parser.addini(f"deckbuilder_{key}", help, type=ini_type, default=default)
 
 
@@ -469,6 +505,12 @@ def _read_options(config: pytest.Config) -> PluginOptions:
             f"--deckbuilder-seed an integer ({error})"
         ) from error
     preload = _setting(config, "preload")
+    memory = parse_size(str(_setting(config, "memory")))
+    if memory is None:
+        raise pytest.UsageError(
+            "deckbuilder: --deckbuilder-memory needs a size such as 512M or 8G, "
+            f"or 0 for no limit, not {_setting(config, 'memory')!r}"
+        )
     return PluginOptions(
         cards=tuple((root / folder).resolve() for folder in _setting(config, "cards")),
         snippets=(root / _setting(config, "snippets")).resolve(),
@@ -477,4 +519,23 @@ def _read_options(config: pytest.Config) -> PluginOptions:
         update_output=bool(_setting(config, "update_output")),
         preload=tuple(preload.split() if isinstance(preload, str) else preload),
         runner=str(_setting(config, "runner")),
+        memory=memory,
     )
+
+
+def format_size(size: int) -> str:
+    """Return `size` bytes as `parse_size` reads it: `4G`, `512M`, `1000`."""
+    for power in range(4, 0, -1):
+        if size and size % 1024**power == 0:
+            return f"{size // 1024**power}{'BKMGT'[power]}"
+    return str(size)
+
+
+def parse_size(text: str) -> int | None:
+    """Return the bytes that `512M`, `8G` or `1048576` stand for (binary units), or
+    None for text that is not a size."""
+    match = _SIZE.match(text.strip())
+    if match is None:
+        return None
+    factor = 1024 ** "BKMGT".index((match["unit"] or "B").upper())
+    return int(float(match["number"]) * factor)

@@ -75,7 +75,9 @@ class CardJob:
     file: Path
     """The card file; `__file__` in the card's namespace."""
     steps: tuple[Step, ...]
-    cwd: Path
+    project: Path
+    """The project folder, given to the code as `DECKBUILDER_PROJECT`; the code runs
+    in a fresh temporary folder."""
     sys_path: tuple[Path, ...] = ()
     seed: int = 0
     seed_modules: tuple[str, ...] = ()
@@ -143,10 +145,14 @@ class ForkServerRunner:
     """
 
     def __init__(
-        self, preload: Sequence[str] = (), env: Mapping[str, str] | None = None
+        self,
+        preload: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        memory: int = 0,
     ) -> None:
         self.preload = tuple(preload)
         self.env = _environment(env)
+        self.memory = memory
         self._folder = Path(tempfile.mkdtemp(prefix="deckbuilder-"))
         self._server: subprocess.Popen[bytes] | None = None
         self._events: _EventReader | None = None
@@ -162,7 +168,7 @@ class ForkServerRunner:
         self._count += 1
         files = _Files(self._folder, self._count)
         try:
-            _send(self._server.stdin.fileno(), _job_message(job, files))
+            _send(self._server.stdin.fileno(), _job_message(job, files, self.memory))
             run = _CardRun(job, events)
             run.wait_for_pid()
             run.drive()
@@ -228,8 +234,9 @@ class ForkServerRunner:
 class SubprocessRunner:
     """Run each card in a new interpreter: simple, isolated and slow to start."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, memory: int = 0) -> None:
         self.env = _environment(env)
+        self.memory = memory
         self._folder = Path(tempfile.mkdtemp(prefix="deckbuilder-"))
         self._count = 0
 
@@ -247,7 +254,7 @@ class SubprocessRunner:
         )
         assert process.stdin is not None and process.stdout is not None
         try:
-            _send(process.stdin.fileno(), _job_message(job, files))
+            _send(process.stdin.fileno(), _job_message(job, files, self.memory))
             process.stdin.close()
             events = _EventReader(process.stdout.fileno(), lambda: "")
             run = _CardRun(job, events, pid=process.pid)
@@ -420,10 +427,16 @@ class _Files:
     def stderr(self) -> Path:
         return self.folder / f"card-{self.number}.err"
 
+    @property
+    def workdir(self) -> Path:
+        """The card's working folder, home and temporary folder."""
+        return self.folder / f"card-{self.number}"
+
     def result(
         self, failure: Failure | None, outputs: Mapping[int, str], started: float
     ) -> CardResult:
         stdout, stderr = (_read_and_remove(path) for path in (self.stdout, self.stderr))
+        shutil.rmtree(self.workdir, ignore_errors=True)
         if failure is not None and failure.kind in ("timeout", "crash"):
             stderr, frames = _split_stack_dump(stderr)
             failure = Failure(failure.kind, failure.message, failure.step, frames)
@@ -468,10 +481,13 @@ def _read_and_remove(path: Path) -> str:
     return text
 
 
-def _job_message(job: CardJob, files: _Files) -> dict[str, Any]:
+def _job_message(job: CardJob, files: _Files, memory: int) -> dict[str, Any]:
+    files.workdir.mkdir(mode=0o700)
     return {
         "file": str(job.file),
-        "cwd": str(job.cwd),
+        "project": str(job.project),
+        "workdir": str(files.workdir),
+        "memory": memory,
         "sys_path": [str(path) for path in job.sys_path],
         "seed": job.seed,
         "seed_modules": list(job.seed_modules),

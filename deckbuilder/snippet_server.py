@@ -18,9 +18,12 @@ import json
 import logging
 import os
 import random
+import resource
 import select
 import signal
 import sys
+import tempfile
+import time
 import traceback
 import types
 from collections.abc import Callable, Sequence
@@ -38,6 +41,10 @@ _SEEDERS = {
 
 INTERNAL_ERROR = 70
 """Exit code of a child whose runner code failed, as opposed to the card's code."""
+_POLL = 0.1
+"""Seconds between checks whether a card's process has exited."""
+_DRAIN = 1.0
+"""Seconds to wait for the events of a card whose process has exited."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -89,7 +96,8 @@ def serve(jobs: _Lines, events: int, preload: Sequence[str]) -> None:
 def run_card(job: Event, send: Send) -> None:
     """Run a card's steps in order in one fresh namespace, reporting each step."""
     _capture(job["stdout"], job["stderr"])
-    os.chdir(job["cwd"])
+    _limit_memory(job["memory"])
+    _enter(job["workdir"], job["project"])
     sys.path[:0] = job["sys_path"]
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     _seed(job["seed"], job["seed_modules"])
@@ -112,6 +120,29 @@ def run_card(job: Event, send: Send) -> None:
                 "output": printed.decode("utf-8", "backslashreplace"),
             }
         )
+
+
+def _limit_memory(limit: int) -> None:
+    # RLIMIT_DATA rather than RLIMIT_AS: TensorFlow reserves far more address space
+    # than it ever writes to. The limit counts what the process inherited from the
+    # helper (the preloaded modules) too; a card that allocates past it gets a
+    # MemoryError, or dies if a C library cannot cope.
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def _enter(workdir: str, project: str) -> None:
+    """Make a fresh temporary folder the card's working folder, home and temp folder.
+
+    Relative paths, `~` and `tempfile` then all land in a folder that the runner
+    deletes after the card. Absolute paths still reach anywhere: this is not a
+    sandbox.
+    """
+    os.chdir(workdir)
+    for name in ("HOME", "TMPDIR", "TEMP", "TMP"):
+        os.environ[name] = workdir
+    os.environ["DECKBUILDER_PROJECT"] = project
+    tempfile.tempdir = workdir
 
 
 def _exec_step(step: Event, namespace: dict[str, Any]) -> Event | None:
@@ -254,10 +285,15 @@ def _detach(jobs_fd: int) -> None:
 
 
 def _relay(child: int, pid: int, jobs: _Lines, events: int) -> int:
-    """Pass the child's events on until it closes its pipe; return its wait status."""
+    """Pass the child's events on until it closes its pipe; return its wait status.
+
+    Processes the card started are killed with it: they share its process group.
+    """
     line_open = False
-    while True:
-        ready, _, _ = select.select([child, jobs.fd], [], [])
+    status: int | None = None
+    drained = float("inf")
+    while time.monotonic() < drained:
+        ready, _, _ = select.select([child, jobs.fd], [], [], _POLL)
         if jobs.fd in ready and not jobs.fill():
             _kill_group(pid)  # the parent has gone: nobody wants this card any more
             os.waitpid(pid, 0)
@@ -268,10 +304,19 @@ def _relay(child: int, pid: int, jobs: _Lines, events: int) -> int:
                 break
             write_all(events, data)
             line_open = not data.endswith(b"\n")
+        elif status is None:
+            reaped, wait_status = os.waitpid(pid, os.WNOHANG)
+            if reaped == pid:
+                # The card's process has exited, but a process it forked may hold
+                # the pipe open: end the group, and stop waiting for one that left.
+                status = wait_status
+                _kill_group(pid)
+                drained = time.monotonic() + _DRAIN
     os.close(child)
     if line_open:
         write_all(events, b"\n")  # a child killed mid-event: end the torn line
-    return os.waitpid(pid, 0)[1]
+    _kill_group(pid)
+    return os.waitpid(pid, 0)[1] if status is None else status
 
 
 def _kill_group(pid: int) -> None:
@@ -282,8 +327,13 @@ def _kill_group(pid: int) -> None:
 
 
 def _sender(fd: int) -> Send:
+    owner = os.getpid()
+
     def send(event: Event) -> None:
-        write_all(fd, (json.dumps(event) + "\n").encode())
+        # A process that the card's code forked runs on through the same steps; its
+        # events would be taken for the card's.
+        if os.getpid() == owner:
+            write_all(fd, (json.dumps(event) + "\n").encode())
 
     return send
 

@@ -109,7 +109,7 @@ def plan_card(card: Card, file: CardFile, name: str, settings: Settings) -> Card
             name=name if number == 0 else f"{name} (fresh run {number + 1})",
             file=file.path,
             steps=group.captured(),
-            cwd=settings.root,
+            project=settings.root,
             sys_path=(settings.snippets,),
             seed=settings.seed,
             seed_modules=seeded,
@@ -143,6 +143,8 @@ class _Group:
 def relative(path: Path | str, root: Path) -> str:
     """Return `path` relative to `root` when it is inside it, for messages."""
     path = Path(path)
+    if path.is_relative_to(root):
+        return str(path.relative_to(root))  # a link is named as written
     try:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
@@ -157,6 +159,19 @@ def _module_step(name: str, settings: Settings, location: Location) -> Step:
             f"setup module name {name!r} is not a Python module name",
             location,
             "name a module of the helper folder, e.g. gan_tf1",
+        )
+    # Symbolic links are followed, but must end inside the project (or inside the
+    # helper folder, wherever it was configured to be), as `include=` paths must.
+    real = path.resolve()
+    if not any(
+        real.is_relative_to(folder.resolve())
+        for folder in (settings.root, settings.snippets)
+    ):
+        raise SourceError(
+            f"setup module {name!r} is a link to {real}, outside the project",
+            location,
+            f"keep helper modules inside the project; make {shown} a file, or a "
+            "link to one inside the project",
         )
     try:
         code = path.read_text(encoding="utf-8")
