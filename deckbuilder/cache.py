@@ -2,12 +2,13 @@
 
 The cache is one JSON file under the output folder. A note is found again only when
 everything that shapes it is the same: the parsed card (its text, place, deck, tags,
-type and the code its blocks include), the options that can reach rendering,
-deckbuilder's version and source code, and the versions of the libraries that render
-and pack. A package is left in place only when its notes, stylesheet, timestamp and
-name are the same and the file on disk is still the one written for them. A cache
-that is missing, unreadable, corrupt or from another version is ignored and rebuilt;
-it never fails a build.
+type, CSS and the code its blocks include), the contents of the media files it shows,
+the options that can reach rendering, deckbuilder's version and source code, and the
+versions of the libraries that render and pack. A package is left in place only when
+its notes' contents, stylesheet, timestamp and path are the same and the file on disk
+is still the one written for them. Notes of a build with errors are never kept. A
+cache that is missing, unreadable, corrupt or from another version is ignored and
+rebuilt; it never fails a build.
 """
 
 from __future__ import annotations
@@ -147,8 +148,6 @@ class BuildCache:
             "packages": self._kept_packages,
         }
         try:
-            # Streamed: the whole document as one string would cost as much memory
-            # again as the notes it holds.
             commit(
                 stage(self._path, lambda staged: _dump(document, staged)), self._path
             )
@@ -157,8 +156,21 @@ class BuildCache:
 
 
 def _dump(document: dict[str, Any], path: Path) -> None:
+    # Entry by entry: one string of the whole document would cost as much memory
+    # again as the notes it holds, and json.dump's streaming encoder is pure Python.
     with path.open("w", encoding="utf-8") as file:
-        json.dump(document, file)
+        file.write("{")
+        for number, (name, value) in enumerate(document.items()):
+            file.write(("," if number else "") + json.dumps(name) + ":")
+            if not isinstance(value, dict):
+                file.write(json.dumps(value))
+                continue
+            file.write("{")
+            for index, (key, entry) in enumerate(value.items()):
+                separator = "," if index else ""
+                file.write(f"{separator}{json.dumps(key)}:{json.dumps(entry)}")
+            file.write("}")
+        file.write("}")
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -233,7 +245,7 @@ def _encode_rendered(rendered: Rendered) -> dict[str, Any]:
         "note": _encode(note, files),
         "diagnostics": [
             [
-                _encode(diagnostic.location, {}),
+                _encode(diagnostic.location, None),
                 diagnostic.severity.value,
                 diagnostic.message,
                 diagnostic.remedy,
@@ -265,17 +277,19 @@ def _decode_rendered(entry: dict[str, Any]) -> Rendered:
     return note, diagnostics
 
 
-def _encode(value: object, files: dict[str, list[object]]) -> object:
+def _encode(value: object, files: dict[str, list[object]] | None) -> object:
+    """Return `value` as JSON; with `files`, fingerprint the files it refers to."""
     if value is None or type(value) in (str, int, float, bool):
         return value
     if isinstance(value, tuple):
         return {"tuple": [_encode(item, files) for item in value]}
     if isinstance(value, Path):
-        files[str(value)] = _fingerprint(value)
+        if files is not None:
+            files[str(value)] = _fingerprint(value)
         return {"path": str(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # A location's path is the card's own file, which the card's key covers.
-        inner = {} if isinstance(value, Location) else files
+        inner = None if isinstance(value, Location) else files
         return {
             "fields": {
                 field.name: _encode(getattr(value, field.name), inner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -53,7 +54,14 @@ def render_cards(
     import deckbuilder.render  # noqa: F401
 
     rendered = []
-    with _context().Pool(min(count, len(chunks))) as pool:
+    # Frozen objects are left out of garbage collection, so forked workers do not
+    # walk (and so copy) every page of the build's memory that they inherit.
+    gc.freeze()
+    try:
+        pool = _context().Pool(min(count, len(chunks)))
+    finally:
+        gc.unfreeze()
+    with pool:
         for chunk in pool.imap(_render_in_worker, chunks):
             rendered += chunk
             for _ in chunk:
