@@ -13,6 +13,7 @@ from deckbuilder.sources import project_root
 
 _START = re.compile(r"^\s*#\s*region\b[ \t]*(?P<name>\S*)")
 _END = re.compile(r"^\s*#\s*endregion\b")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _INCLUDE_HELP = "write e.g. include=../code_snippets/gan_tf2.py#generator"
 
 
@@ -37,7 +38,7 @@ def find_region(text: str, name: str, path: Path) -> Region:
     Raises SourceError, located in the module, when the region is missing, named twice,
     or never closed.
     """
-    lines = text.splitlines()
+    lines = python_lines(text)
     starts = [i for i, line in enumerate(lines) if _region_name(line) == name]
     if not starts:
         raise SourceError(
@@ -62,7 +63,7 @@ def find_region(text: str, name: str, path: Path) -> Region:
     runnable = runnable.rstrip() + "\n" if runnable.strip() else ""
     shown = "".join(
         f"{line}\n"
-        for line, original in zip(runnable.splitlines(), body[first:], strict=False)
+        for line, original in zip(python_lines(runnable), body[first:], strict=False)
         if not _is_marker(original)
     )
     return Region(path, name, start + first + 2, shown, runnable)
@@ -100,9 +101,21 @@ def include_region(spec: str, location: Location) -> Region:
             "the path is relative to the card file; " + _INCLUDE_HELP,
         ) from error
     try:
-        return find_region(text, name, path)
+        region = find_region(text, name, path)
     except SourceError as error:
         raise SourceError(error.message, location, error.remedy) from error
+    # The card file's own control characters are refused when it is parsed; a region
+    # is shown on the card too, and Anki reads U+001F as the end of a field.
+    if control := _CONTROL.search(region.code):
+        line = region.first_line + region.code.count("\n", 0, control.start())
+        raise SourceError(
+            f"region {name!r} of {module} holds the control character "
+            f"U+{ord(control[0]):04X} (line {line} of the module)",
+            location,
+            f"write it as an escape such as \\x{ord(control[0]):02x}; Anki cannot "
+            "store it in a note",
+        )
+    return region
 
 
 def included_code(spec: str, written: str, location: Location) -> str:
@@ -114,6 +127,16 @@ def included_code(spec: str, written: str, location: Location) -> str:
             "delete the code inside the fences; the block shows the included region",
         )
     return include_region(spec, location).code
+
+
+def python_lines(text: str) -> list[str]:
+    """Split source text into lines as Python does: at \\n, \\r\\n and \\r only.
+
+    `str.splitlines` also splits at form feeds, U+2028 and others that Python keeps
+    inside a line (or a string literal), which would shift every line after them.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def _region_name(line: str) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from deckbuilder.cloze import remove_markers
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Card, CardFile, CodeBlock, Location
-from deckbuilder.regions import include_region
+from deckbuilder.regions import include_region, python_lines
 from deckbuilder.runner import CardJob, Step
 
 PYTHON = frozenset({"python", "py", "python3"})
@@ -264,7 +264,7 @@ def _setup_location(card: Card, file: CardFile, module: str) -> Location:
 
 def _front_matter_setup_line(path: Path) -> int:
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = python_lines(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError):
         return 1
     for number, line in enumerate(lines[1:], start=2):

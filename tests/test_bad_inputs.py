@@ -14,6 +14,8 @@ import pytest
 from helpers import assert_located_error, read_apkg_notes
 
 from deckbuilder import Options, Report, build
+from deckbuilder.model import Location
+from deckbuilder.regions import include_region
 
 DATA = Path(__file__).parent / "data" / "bad"
 EPOCH = 1_700_000_000
@@ -223,4 +225,41 @@ def test_files_without_cards_are_warnings(
 
     assert_located_error(report, project, expected)
     assert report.exit_code == 0
+    assert packages() == []
+
+
+# Helper modules shown with include= -------------------------------------------------
+
+
+def test_a_module_with_form_feeds_and_line_separators_keeps_its_lines(
+    project: Path,
+) -> None:
+    # str.splitlines also splits at these, which shifted the region's lines and cut
+    # a string literal in two.
+    module = '"""Helpers."""\n\x0c\n# region r\ns = "a\u2028b"\nt = 1\n# endregion\n'
+    Path("cards/helpers.py").write_text(module, encoding="utf-8")
+    location = Location(project / "cards" / "deck.md", 3)
+
+    region = include_region("helpers.py#r", location)
+
+    assert region.code == 's = "a\u2028b"\nt = 1\n'
+    assert region.first_line == 4
+    assert compile(region.runnable, "helpers.py", "exec")
+
+
+def test_an_included_control_character_is_a_located_error(project: Path) -> None:
+    Path("cards/helpers.py").write_text(
+        '# region r\nx = 1\ns = "a\x1fb"\n# endregion\n'
+    )
+    Path("cards/deck.md").write_text("## Q?\n\n```python include=helpers.py#r\n```\n")
+
+    report = build([Path("cards")], Options(source_date_epoch=EPOCH))
+
+    assert_located_error(
+        report,
+        project,
+        "cards/deck.md:3:1: error: region 'r' of helpers.py holds the control "
+        "character U+001F (line 3 of the module) (write it as an escape such as "
+        "\\x1f; Anki cannot store it in a note)",
+    )
     assert packages() == []
