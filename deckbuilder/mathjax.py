@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 _BLANK_LINE = re.compile(r"^$", re.MULTILINE)
 _BACKTICKS = re.compile(r"`+")
+_DELIMITER = re.compile(r"[\\`$]")
 _DOLLAR = re.compile(r"(?<!\\)(?P<backslashes>\\*)\$")
 _BRACKETS = {"(": ("\\(", "\\)"), "[": ("\\[", "\\]")}
 
@@ -70,7 +71,9 @@ class MathScanner:
                 else:
                     index += 1
             else:
-                index += 1
+                # Only a backslash, a backtick or a dollar starts anything: go there.
+                found = _DELIMITER.search(text, index + 1)
+                index = found.start() if found else len(text)
 
     def _closes(self, dollar: re.Match[str]) -> bool:
         # Pandoc's rule: a closing `$` follows a non-space and precedes no digit.

@@ -93,8 +93,13 @@ class _Linker:
         self.first_line = first_line
         self.files: dict[str, MediaFile] = {}
         self.diagnostics: list[Diagnostic] = []
-        root = project_root(path)
-        self.boundary = Path(os.path.realpath(root if root else path.parent))
+
+    @functools.cached_property
+    def boundary(self) -> Path:
+        """The folder media must stay inside; looked up only for a field that has
+        media, as the search for the project walks up the file system."""
+        root = project_root(self.path)
+        return Path(os.path.realpath(root if root else self.path.parent))
 
     def link(self, written: str, kind: str) -> str | None:
         """Return the package name for the file `written` refers to, or None."""

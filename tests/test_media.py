@@ -185,3 +185,24 @@ def test_an_edited_image_makes_the_note_newer(project: Path, tmp_path: Path) -> 
 
     [note] = read_apkg_notes(Path("build/one.one.apkg"), tmp_path)
     assert note.mod == later
+
+
+def test_fields_without_media_never_search_for_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Looking for the project walks up the file system; once per field was a seventh
+    # of a build's time.
+    from deckbuilder import media
+
+    searched: list[Path] = []
+    monkeypatch.setattr(media, "project_root", lambda path: searched.append(path))
+
+    linked = media.link_media(
+        "<p>No picture, just <code>&lt;img src=x&gt;</code></p>",
+        source="No picture, just `<img src=x>`",
+        path=tmp_path / "cards.md",
+        first_line=1,
+    )
+
+    assert linked.files == ()
+    assert searched == []
