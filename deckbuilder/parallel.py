@@ -43,6 +43,8 @@ def render_cards(
     (default `MINIMUM`) and more than one core (or `workers`), the cards are shared
     among worker processes; the notes are the same either way.
     """
+    if not cards:
+        return []  # a rebuild with every note cached imports no renderer
     count = workers if workers is not None else _cores()
     if len(cards) < (MINIMUM if minimum is None else minimum) or count < 2:
         return _render(cards, done)

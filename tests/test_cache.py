@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -485,3 +487,23 @@ def test_deleted_image_is_an_error_again(cards: Path, tmp_path: Path) -> None:
     report = pipeline.build([cards], options(out))
 
     assert any("not found" in str(error) for error in report.errors)
+
+
+def test_rebuild_with_every_note_cached_imports_no_renderer(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    code = (
+        "import sys; from pathlib import Path; "
+        "from deckbuilder import Options, build; "
+        f"build([Path({str(cards)!r})], Options(out=Path({str(out)!r}), "
+        "source_date_epoch=1_700_000_000)); "
+        "print([m for m in ('markdown', 'genanki') if m in sys.modules])"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
