@@ -68,8 +68,11 @@ class Run:
     wall: float
     cpu: float
     rss: int
-    """Peak resident memory in bytes: the larger of the kernel's peak for the biggest
-    process of the tree and the sampled peak of the whole tree's sum."""
+    """Peak resident memory in bytes of the largest process of the run, as the kernel
+    counts it (`wait4`)."""
+    tree: int
+    """Peak of the run's whole process tree: the larger of `rss` and the sampled peak
+    of the summed RSS of the process and its children."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -320,8 +323,9 @@ def _run(measurement: Measurement, repetition: int) -> None:
             errors.seek(0)
             message = errors.read().decode(errors="replace")[-2000:]
             sys.exit(f"{measurement.name} failed ({process.returncode}):\n{message}")
-    peak = max(usage.ru_maxrss * 1024, sampler.peak)
-    measurement.runs.append(Run(wall, usage.ru_utime + usage.ru_stime, peak))
+    largest = usage.ru_maxrss * 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    measurement.runs.append(Run(wall, cpu, largest, max(largest, sampler.peak)))
 
 
 class _TreeSampler(threading.Thread):
@@ -398,22 +402,24 @@ def _table(measurements: list[Measurement]) -> None:
     print()
     print(
         "| measurement | min s | median s | median / floor | CPU s (median) "
-        "| peak RSS MB | RSS / floor | notes |"
+        "| peak RSS MB | RSS / floor | tree RSS MB | tree / floor | notes |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for m in measurements:
         if m.problem:
-            print(f"| {m.name} | {m.problem} | | | | | | |")
+            print(f"| {m.name} | {m.problem} | | | | | | | | |")
             continue
         walls = [run.wall for run in m.runs]
         median = statistics.median(walls)
         cpu = statistics.median(run.cpu for run in m.runs)
         rss = max(run.rss for run in m.runs)
+        tree = max(run.tree for run in m.runs)
         notes = m.outputs()
         print(
             f"| {m.name} | {min(walls):.3f} | {median:.3f} "
             f"| {median / floor_wall:.2f}x "
             f"| {cpu:.3f} | {rss / 2**20:.0f} | {rss / floor_rss:.2f}x "
+            f"| {tree / 2**20:.0f} | {tree / floor_rss:.2f}x "
             f"| {_notes(notes) if notes else ''} |"
         )
 
