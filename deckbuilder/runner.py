@@ -329,8 +329,11 @@ class _CardRun:
         self.internal: str | None = None
         self.timed_out: int | None = None
         self.status: int | None = None
-        first = job.steps[0].timeout if job.steps else _EXIT_GRACE
-        self.deadline = time.monotonic() + first
+        # Until its first step starts, the child is starting up (a new interpreter
+        # also imports what it seeds): that is not the card's time.
+        self.deadline = time.monotonic() + (
+            _START_TIMEOUT if job.steps else _EXIT_GRACE
+        )
 
     def wait_for_pid(self) -> None:
         event = self.events.next(time.monotonic() + _START_TIMEOUT, expect="pid")

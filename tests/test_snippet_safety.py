@@ -18,6 +18,7 @@ import pytest
 
 from deckbuilder import Options, build
 from deckbuilder.pytest_plugin import DEFAULT_MEMORY, parse_size
+from deckbuilder.runner import CardJob, Step, SubprocessRunner
 
 pytest_plugins = ["pytester"]
 
@@ -309,3 +310,25 @@ def test_building_a_deck_never_runs_its_code(tmp_path: Path) -> None:
 
     assert report.exit_code == 0 and report.cards == 1
     assert not marker.exists()
+
+
+# The runner -------------------------------------------------------------------------
+
+
+def test_starting_up_does_not_count_against_the_first_block(tmp_path: Path) -> None:
+    # A new interpreter imports the modules it seeds before the first block: slow
+    # under load, and a block's timeout must not run out before it has started.
+    fake = tmp_path / "numpy.py"
+    fake.write_text("import time\ntime.sleep(1)\nclass random:\n    seed = print\n")
+    step = Step("x = 1\n", tmp_path / "deck.md", 3, "the block", timeout=0.5)
+    job = CardJob(
+        "card", tmp_path / "deck.md", (step,), tmp_path, (tmp_path,),
+        seed_modules=("numpy",),
+    )  # fmt: skip
+    runner = SubprocessRunner()
+    try:
+        result = runner.run(job)
+    finally:
+        runner.close()
+
+    assert result.failure is None, result.failure
