@@ -72,7 +72,7 @@ class Run:
     counts it (`wait4`)."""
     tree: int
     """Peak of the run's whole process tree: the larger of `rss` and the sampled peak
-    of the summed RSS of the process and its children."""
+    of the summed proportional set sizes of the process and its children."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -91,15 +91,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="deckbuilder-bench-"))
-    deck = synthetic.cards(args.cards)
+    # Written by a process of their own: a child counts the memory of the runner it
+    # was forked from until it starts its program, so the runner stays small.
     sources = {}
-    for syntax, writer in synthetic.WRITERS.items():
+    for syntax in synthetic.WRITERS:
         sources[syntax] = work / "sources" / syntax
         shutil.rmtree(sources[syntax], ignore_errors=True)
-        writer(deck, sources[syntax], args.files)
-    # A child counts the memory of the runner it was forked from until it runs its
-    # program; keep the runner small.
-    del deck
+        subprocess.run(
+            [sys.executable, str(HERE / "synthetic.py"), str(sources[syntax])]
+            + ["--cards", str(args.cards), "--files", str(args.files)]
+            + ["--syntax", syntax],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     measurements = [
         *_deckbuilder(work, sources["deckbuilder"]),
@@ -329,7 +333,9 @@ def _run(measurement: Measurement, repetition: int) -> None:
 
 
 class _TreeSampler(threading.Thread):
-    """Sample the summed resident memory of a process and its descendants."""
+    """Sample the summed memory of a process and its descendants: each one's
+    proportional set size, so that pages forked workers share with their parent count
+    once, not once per process."""
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         super().__init__(daemon=True)
@@ -359,13 +365,14 @@ def _tree(pid: int) -> list[int]:
 
 
 def _rss(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
+    for name, label in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+        try:
+            text = Path(f"/proc/{pid}/{name}").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(label):
+                return int(line.split()[1]) * 1024
     return 0
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -66,6 +67,8 @@ class BuildCache:
         self._changed = False
         self._contents: dict[int, str] = {}
         """Digest of each note's contents, by the note's id, for the package keys."""
+        self._fresh: dict[str, tuple[Rendered, dict[str, list[object]], str]] = {}
+        """Notes rendered by this build, with their media's fingerprints and digest."""
         if path is not None:
             self._notes, self._packages = _read(path)
 
@@ -96,15 +99,18 @@ class BuildCache:
 
     def remember_note(self, key: str, rendered: Rendered) -> None:
         """Store a freshly rendered note under `key`."""
-        try:
-            entry = _encode_rendered(rendered)
-        except TypeError:
-            return  # a field of a kind the file cannot hold: never cached
+        note = rendered[0]
         # A note is keyed on its card, but its contents also depend on the media files
-        # it shows, so packages are keyed on the contents themselves.
-        entry["contents"] = _digest(json.dumps(entry["note"], sort_keys=True))
-        self._kept_notes[key] = entry
-        self._contents[id(rendered[0])] = entry["contents"]
+        # it shows: those are fingerprinted now, as they were when rendered, and
+        # packages are keyed on the notes' contents themselves.
+        files: dict[str, list[object]] = {}
+        for path in _files_of(note):
+            files[str(path)] = _fingerprint(path)
+        contents = _digest(repr(note))
+        self._contents[id(note)] = contents
+        # Encoded only when saved, one note at a time: a build holds its notes once.
+        self._fresh[key] = (rendered, files, contents)
+        self._kept_notes.pop(key, None)
         self._changed = True
 
     def package_key(
@@ -142,17 +148,22 @@ class BuildCache:
         if not self._changed and self._kept_notes.keys() == self._notes.keys():
             if self._kept_packages.keys() == self._packages.keys():
                 return
-        document = {
-            "format": FORMAT,
-            "notes": self._kept_notes,
-            "packages": self._kept_packages,
-        }
+        notes = itertools.chain(self._kept_notes.items(), self._encoded_fresh())
+        document = {"format": FORMAT, "notes": notes, "packages": self._kept_packages}
         try:
             commit(
                 stage(self._path, lambda staged: _dump(document, staged)), self._path
             )
         except (OSError, DeckbuilderError):
             pass  # a cache that cannot be written costs speed, not correctness
+
+    def _encoded_fresh(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for key, (rendered, files, contents) in self._fresh.items():
+            try:
+                entry = _encode_rendered(rendered)
+            except TypeError:
+                continue  # a field of a kind the file cannot hold: never cached
+            yield key, {**entry, "files": files, "contents": contents}
 
 
 def _dump(document: dict[str, Any], path: Path) -> None:
@@ -162,11 +173,12 @@ def _dump(document: dict[str, Any], path: Path) -> None:
         file.write("{")
         for number, (name, value) in enumerate(document.items()):
             file.write(("," if number else "") + json.dumps(name) + ":")
-            if not isinstance(value, dict):
+            if isinstance(value, int):
                 file.write(json.dumps(value))
                 continue
+            items = value.items() if isinstance(value, dict) else value
             file.write("{")
-            for index, (key, entry) in enumerate(value.items()):
+            for index, (key, entry) in enumerate(items):
                 separator = "," if index else ""
                 file.write(f"{separator}{json.dumps(key)}:{json.dumps(entry)}")
             file.write("}")
@@ -240,12 +252,11 @@ def _file_digest(path: Path) -> str | None:
 
 def _encode_rendered(rendered: Rendered) -> dict[str, Any]:
     note, diagnostics = rendered
-    files: dict[str, list[object]] = {}
-    entry = {
-        "note": _encode(note, files),
+    return {
+        "note": _encode(note),
         "diagnostics": [
             [
-                _encode(diagnostic.location, None),
+                _encode(diagnostic.location),
                 diagnostic.severity.value,
                 diagnostic.message,
                 diagnostic.remedy,
@@ -253,8 +264,6 @@ def _encode_rendered(rendered: Rendered) -> dict[str, Any]:
             for diagnostic in diagnostics
         ],
     }
-    entry["files"] = files
-    return entry
 
 
 def _decode_rendered(entry: dict[str, Any]) -> Rendered:
@@ -277,26 +286,34 @@ def _decode_rendered(entry: dict[str, Any]) -> Rendered:
     return note, diagnostics
 
 
-def _encode(value: object, files: dict[str, list[object]] | None) -> object:
-    """Return `value` as JSON; with `files`, fingerprint the files it refers to."""
+def _encode(value: object) -> object:
     if value is None or type(value) in (str, int, float, bool):
         return value
     if isinstance(value, tuple):
-        return {"tuple": [_encode(item, files) for item in value]}
+        return {"tuple": [_encode(item) for item in value]}
     if isinstance(value, Path):
-        if files is not None:
-            files[str(value)] = _fingerprint(value)
         return {"path": str(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # A location's path is the card's own file, which the card's key covers.
-        inner = None if isinstance(value, Location) else files
         return {
             "fields": {
-                field.name: _encode(getattr(value, field.name), inner)
+                field.name: _encode(getattr(value, field.name))
                 for field in dataclasses.fields(value)
             }
         }
     raise TypeError(f"cannot cache a {type(value).__name__}")
+
+
+def _files_of(value: object) -> Iterator[Path]:
+    """Yield the files a note refers to; a location's path is the card's own file,
+    which the card's key covers."""
+    if isinstance(value, Path):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _files_of(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, Location | type):
+        for field in dataclasses.fields(value):
+            yield from _files_of(getattr(value, field.name))
 
 
 T = TypeVar("T")

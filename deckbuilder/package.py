@@ -8,6 +8,7 @@ import itertools
 import json
 import shutil
 import sqlite3
+import tempfile
 import time
 import warnings
 import zipfile
@@ -227,35 +228,38 @@ def _cloze_note_class() -> type:
 def _write(
     package: object, path: Path, timestamp: float, media: dict[str, Path]
 ) -> None:
-    # genanki's write_to_file builds the collection in an SQLite file in the temporary
-    # folder, which SQLite syncs to disk at every commit (a quarter of a second per
-    # package on a busy disk) and which is never deleted. The same collection is built
-    # in memory and zipped from its bytes here, as genanki lays the package out, every
-    # entry stamped with the build's time so that the same sources give the same bytes.
-    connection = sqlite3.connect(":memory:")
-    try:
-        # Note and card ids count up from the time in milliseconds; Anki refuses a
-        # note whose id is 0, which SOURCE_DATE_EPOCH=0 would give the first note.
-        ids = itertools.count(max(int(timestamp * 1000), 1))
-        package.write_to_db(connection.cursor(), timestamp, ids)  # type: ignore[attr-defined]
-        connection.commit()
-        collection = connection.serialize()
-    finally:
-        connection.close()
-    # genanki stores a media file under its file name; sorted, so that the zip is the
-    # same every time.
-    names = sorted(media)
-    index = json.dumps({number: name for number, name in enumerate(names)})
+    # genanki's write_to_file builds the collection in an SQLite file that SQLite
+    # syncs to disk at every commit (a quarter of a second per package on a busy disk)
+    # and that is never deleted. Here the same collection is built with syncing and
+    # the journal off, as the file is only a step on the way to the zip, then zipped
+    # as genanki lays a package out, every entry stamped with the build's time so that
+    # the same sources give the same bytes.
     stamp = time.gmtime(max(timestamp, _ZIP_EPOCH))[:6]
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(_entry("collection.anki2", stamp), collection)
-        archive.writestr(_entry("media", stamp), index)
-        for number, name in enumerate(names):
-            with (
-                media[name].open("rb") as source,
-                archive.open(_entry(str(number), stamp), "w") as target,
-            ):
-                shutil.copyfileobj(source, target)
+    with tempfile.TemporaryDirectory(prefix="deckbuilder-") as folder:
+        collection = Path(folder, "collection.anki2")
+        connection = sqlite3.connect(collection)
+        try:
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("PRAGMA journal_mode = OFF")
+            ids = itertools.count(int(timestamp * 1000))
+            package.write_to_db(connection.cursor(), timestamp, ids)  # type: ignore[attr-defined]
+            connection.commit()
+        finally:
+            connection.close()
+        # genanki stores a media file under its file name; sorted, so that the zip is
+        # the same every time.
+        names = sorted(media)
+        index = json.dumps({number: name for number, name in enumerate(names)})
+        with zipfile.ZipFile(path, "w") as archive:
+            _copy(archive, collection, _entry("collection.anki2", stamp))
+            archive.writestr(_entry("media", stamp), index)
+            for number, name in enumerate(names):
+                _copy(archive, media[name], _entry(str(number), stamp))
+
+
+def _copy(archive: zipfile.ZipFile, source: Path, entry: zipfile.ZipInfo) -> None:
+    with source.open("rb") as reading, archive.open(entry, "w") as writing:
+        shutil.copyfileobj(reading, writing, 1 << 20)
 
 
 def _entry(name: str, stamp: tuple[int, ...]) -> zipfile.ZipInfo:

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
 MINIMUM = 300
 """Fewest cards to render that are worth worker processes. Starting two workers and
-moving cards and notes between processes costs about as much as rendering 60 cards
-here; below this a build renders in its own process, so small decks never wait for
-workers."""
+moving cards and notes between processes costs 20 to 40 ms, as much as rendering 20
+to 40 cards (benchmarks/README.md); the margin keeps the loss small on a machine whose
+other core is busy. Below it a build renders in its own process, so small decks never
+wait for workers."""
 CHUNKS_PER_WORKER = 4
 """Cards go out in this many chunks per worker, so that a worker given slow cards
 does not leave the others idle at the end."""
