@@ -241,7 +241,8 @@ def _write(
         try:
             connection.execute("PRAGMA synchronous = OFF")
             connection.execute("PRAGMA journal_mode = OFF")
-            ids = itertools.count(int(timestamp * 1000))
+            # Note and card ids count up from the time; Anki refuses an id of 0.
+            ids = itertools.count(max(int(timestamp * 1000), 1))
             package.write_to_db(connection.cursor(), timestamp, ids)  # type: ignore[attr-defined]
             connection.commit()
         finally:
