@@ -202,6 +202,19 @@ def _watched(change: object, path: str) -> bool:
 
 
 @app.command()
+def preview(paths: Paths = None, out: Out = None) -> None:
+    """Write an HTML page per deck under OUT/preview/ showing every card."""
+    from deckbuilder.preview import preview as run_preview
+
+    _execute(
+        lambda options: run_preview(_paths(paths, options), options),
+        Format.TEXT,
+        "previewed",
+        out=out,
+    )
+
+
+@app.command()
 def check(
     paths: Paths = None, strict: Strict = None, output: FormatOption = Format.TEXT
 ) -> None:

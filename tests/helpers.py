@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,9 @@ from anki.scheduler.v3 import CardAnswer
 from anki.scheduler.v3 import Scheduler as V3Scheduler
 
 from deckbuilder.report import Report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+"""Debian's headless Chromium, which the layout tests need; None when not installed."""
 
 _RATINGS = {
     1: CardAnswer.AGAIN,
@@ -231,3 +236,33 @@ def _note_view(col: Collection, note_id: NoteId) -> NoteView:
         card_count=len(cards),
         mod=note.mod,
     )
+
+
+def chromium(page: Path, width: int, *action: str, fragment: str = "") -> str:
+    """Run headless Chromium on `page` (with `#fragment` if given) and return its
+    stdout; `action` is what to do, such as `--dump-dom` or `--screenshot=PATH`.
+
+    The profile lives in `profile/` beside the page; headless Chromium will not make
+    a window narrower than 500 px.
+    """
+    assert CHROMIUM is not None
+    # Flags keep Chromium from reaching for any network service at start-up.
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={page.parent / 'profile'}",
+        f"--window-size={max(width, 500)},900",
+        *action,
+        page.as_uri() + (f"#{fragment}" if fragment else ""),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout

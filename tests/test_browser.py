@@ -8,12 +8,12 @@ would see. Needs Debian's `chromium`; without it these tests are skipped with a 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from helpers import (
+    CHROMIUM,
+    chromium,
     collection_notes,
     import_apkg,
     new_collection,
@@ -24,7 +24,6 @@ from helpers import (
 
 from deckbuilder import Options, build
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="headless Chromium not installed (apt-get install chromium)",
@@ -119,33 +118,9 @@ def measure(
     )
     frame = tmp_path / f"frame-{mode}-{width}.html"
     frame.write_text(FRAME.format(card=card.name, width=width))
-    dom = _chromium(frame, width, "--virtual-time-budget=5000", "--dump-dom")
+    dom = chromium(frame, width, "--virtual-time-budget=5000", "--dump-dom")
     measured = dom.split('<pre id="measured">', 1)[1].split("</pre>", 1)[0]
     return dict(json.loads(measured))
-
-
-def _chromium(page: Path, width: int, *action: str) -> str:
-    assert CHROMIUM is not None
-    # Flags keep Chromium from reaching for any network service at start-up.
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={page.parent / 'profile'}",
-        f"--window-size={max(width, 500)},900",
-        *action,
-        page.as_uri(),
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=60, check=True
-    )
-    return done.stdout
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -197,7 +172,7 @@ def test_screenshots_are_taken_at_both_widths_in_both_modes(
             frame.write_text(FRAME.format(card=card.name, width=width))
             shot = tmp_path / f"{mode}-{width}.png"
 
-            _chromium(frame, width, f"--screenshot={shot}", "--hide-scrollbars")
+            chromium(frame, width, f"--screenshot={shot}", "--hide-scrollbars")
 
             header = shot.read_bytes()[:24]
             assert header[:8] == b"\x89PNG\r\n\x1a\n"

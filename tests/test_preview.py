@@ -1,0 +1,313 @@
+"""`deckbuilder preview`: the pages it writes, and how headless Chromium shows them.
+
+The browser tests need Debian's `chromium`; without it they are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+from helpers import CHROMIUM, chromium
+from typer.testing import CliRunner, Result
+
+from deckbuilder.cli import app
+from deckbuilder.preview import render_template
+
+DECK = """\
+---
+deck: Machine Learning::GANs
+tags: [gans]
+---
+
+## What does the discriminator of a GAN output?
+<!-- id: d-output -->
+
+The probability that its input is a **real** image.
+
+![a red dot](img/dot.png)
+
+## How is the noise batch drawn?
+<!-- id: noise -->
+
+```python
+import numpy as np
+batch_z = np.random.uniform(-1, 1, size=(64, 100))  # one row of noise per image in the batch
+```
+
+## How to create the Generator Inputs in TF
+<!-- id: inputs -->
+
+## The generator turns {{c1::noise}} into {{c2::images::what}}.
+<!-- id: roles; type: cloze -->
+
+## Which network judges the images?
+<!-- id: judge; type: reversed -->
+
+The discriminator.
+
+##
+"""  # noqa: E501
+
+PHONE, DESKTOP = 390, 1200
+
+
+def png(width: int, height: int) -> bytes:
+    """Return a red PNG image of the given size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\0\0\0"
+    rows = b"".join(b"\0" + b"\xff\0\0" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "cards" / "img").mkdir(parents=True)
+    (tmp_path / "cards" / "gans.md").write_text(DECK)
+    (tmp_path / "cards" / "img" / "dot.png").write_bytes(png(4, 4))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_preview_writes_a_page_per_deck_an_index_and_the_media(project: Path) -> None:
+    result = run("preview")
+
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "wrote build/preview/machine-learning.gans.html",
+        "wrote build/preview/index.html",
+    ]
+    assert result.stderr.splitlines()[-1].startswith(
+        "previewed 1 deck, 6 cards, 2 incomplete, 2 warnings, 0 errors in "
+    )
+    index = (project / "build" / "preview" / "index.html").read_text()
+    assert 'href="machine-learning.gans.html">Machine Learning::GANs</a>' in index
+    [image] = (project / "build" / "preview" / "media").iterdir()
+    assert image.read_bytes() == png(4, 4)
+    page = (project / "build" / "preview" / "machine-learning.gans.html").read_text()
+    assert f'src="media/{image.name}"' in page
+    assert "http://" not in page and "https://" not in page
+    assert not list((project / "build").glob("*.apkg"))
+
+
+def test_preview_reports_bad_cards_at_their_place_and_writes_nothing(
+    project: Path,
+) -> None:
+    (project / "cards" / "gans.md").write_text(
+        DECK + "\n## Unclosed {{c1::cloze\n<!-- type: cloze -->\n"
+    )
+
+    result = run("preview")
+
+    assert result.exit_code == 1
+    assert "cards/gans.md:34:10: error: cloze is never closed" in result.stderr
+    assert "previewed 1 deck" in result.stderr
+    assert not (project / "build" / "preview").exists()
+
+
+def test_preview_takes_the_out_folder(project: Path) -> None:
+    result = run("preview", "cards/gans.md", "--out", "site")
+
+    assert result.exit_code == 0
+    assert (project / "site" / "preview" / "machine-learning.gans.html").is_file()
+
+
+def test_templates_fill_fields_sections_and_clozes_as_anki_does() -> None:
+    fields = {"Text": "A {{c1::x::hint}} and {{c2::y {{c1::z}}}}.", "Empty": " "}
+
+    front = render_template("{{cloze:Text}}{{#Empty}}gone{{/Empty}}", fields, cloze=1)
+    back = render_template(
+        "{{cloze:Text}}{{^Empty}}!{{/Empty}}", fields, cloze=2, answer=True
+    )
+
+    assert (
+        front
+        == 'A <span class="cloze">[hint]</span> and y <span class="cloze">[...]</span>.'
+    )
+    assert back == 'A x and <span class="cloze">y z</span>.!'
+
+
+# Runs in the preview page once it is laid out; reports to the page around it.
+MEASURE = """
+<script>
+window.addEventListener("load", () => {
+  const all = (selector) => Array.from(document.querySelectorAll(selector));
+  const night = document.getElementById("night");
+  const colours = () => {
+    const card = document.querySelector(".side > .card");
+    const pre = document.querySelector("pre.code");
+    const name = document.querySelector("pre.code .hl-n");
+    return [getComputedStyle(card).backgroundColor, getComputedStyle(card).color,
+            getComputedStyle(pre).backgroundColor, getComputedStyle(name).color];
+  };
+  const light = colours();
+  night.click();
+  const dark = colours();
+  night.click();
+  const phone = document.getElementById("phone");
+  phone.click();
+  const phoneSides = all(".side").map((side) => side.getBoundingClientRect().width);
+  const right = (element) => element.getBoundingClientRect().right;
+  const codeInSide = all("pre.code").map(
+    (pre) => right(pre) <= right(pre.closest(".side")));
+  phone.click();
+  const result = {
+    phoneSides, codeInSide,
+    viewport: window.innerWidth,
+    pageOverflows: document.documentElement.scrollWidth > window.innerWidth,
+    codeRights: all("pre.code").map((pre) => pre.getBoundingClientRect().right),
+    codeScrolls: all("pre.code").map((pre) => pre.scrollWidth > pre.clientWidth),
+    labels: all(".preview-label").map((label) => label.textContent),
+    incomplete: all(".preview-card").map((c) => c.classList.contains("is-incomplete")),
+    highlighted: all("pre.code span[class^='hl-']").length,
+    clozes: all(".cloze").map((cloze) => cloze.textContent),
+    images: all("img").map((img) => img.naturalWidth),
+    light, dark,
+  };
+  parent.postMessage(JSON.stringify(result), "*");
+});
+</script>
+"""
+
+# Headless Chromium will not make a window narrower than 500 px, so a phone's screen
+# is an iframe of the phone's width; the page reports back by message.
+FRAME = """
+<!doctype html><html><body style="margin: 0">
+<iframe src="{page}" width="{width}" height="900" style="border: 0"></iframe>
+<script>
+window.addEventListener("message", (event) => {{
+  document.body.innerHTML = '<pre id="measured">' + event.data + "</pre>";
+}});
+</script>
+</body></html>
+"""
+
+browser = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium not installed (apt-get install chromium)",
+)
+
+
+@pytest.fixture
+def page(project: Path) -> Path:
+    assert run("preview").exit_code == 0
+    return project / "build" / "preview" / "machine-learning.gans.html"
+
+
+def measure(page: Path, width: int) -> dict[str, object]:
+    measured = page.with_name("measured.html")
+    measured.write_text(page.read_text().replace("</body>", MEASURE + "</body>"))
+    frame = page.with_name(f"frame-{width}.html")
+    frame.write_text(FRAME.format(page=measured.name, width=width))
+
+    dom = chromium(frame, width, "--virtual-time-budget=5000", "--dump-dom")
+
+    shown = dom.split('<pre id="measured">', 1)[1].split("</pre>", 1)[0]
+    return dict(json.loads(shown))
+
+
+@browser
+def test_page_shows_every_card_incomplete_ones_first_and_marked(page: Path) -> None:
+    measured = measure(page, DESKTOP)
+
+    # Two incomplete cards, then four complete notes: the reversed one has two cards,
+    # the cloze one a card per cloze number.
+    assert measured["incomplete"] == [True, True] + [False] * 6
+    labels = measured["labels"]
+    assert isinstance(labels, list)
+    assert labels[0].startswith("incomplete cards/gans.md:21")
+    assert labels[1].startswith("incomplete cards/gans.md:32")
+    assert [label.split(" · ", 2)[2] for label in labels[2:]] == [
+        "card 1",
+        "card 1",
+        "cloze 1",
+        "cloze 2",
+        "card 1",
+        "card 2",
+    ]
+    assert isinstance(measured["highlighted"], int) and measured["highlighted"] > 5
+    assert measured["clozes"] == ["[...]", "noise", "[what]", "images"]
+    assert measured["images"] == [4]  # the answer's picture, loaded from media/
+
+
+@browser
+@pytest.mark.parametrize("width", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_code_scrolls_inside_its_block_not_past_the_viewport(
+    page: Path, width: int
+) -> None:
+    measured = measure(page, width)
+
+    assert measured["viewport"] == width
+    assert measured["pageOverflows"] is False
+    rights = measured["codeRights"]
+    assert isinstance(rights, list) and len(rights) == 1  # on the back
+    assert all(right <= width for right in rights)
+    assert measured["codeScrolls"] == [True]
+
+
+@browser
+def test_phone_switch_lays_each_side_out_at_phone_width(page: Path) -> None:
+    measured = measure(page, DESKTOP)
+
+    sides = measured["phoneSides"]
+    assert isinstance(sides, list) and set(sides) == {PHONE}
+    assert measured["codeInSide"] == [True]
+
+
+@browser
+def test_night_switch_changes_the_card_colours(page: Path) -> None:
+    measured = measure(page, PHONE)
+
+    light, dark = measured["light"], measured["dark"]
+    assert isinstance(light, list) and isinstance(dark, list)
+    assert [a != b for a, b in zip(light, dark, strict=True)] == [True] * 4
+
+
+@browser
+@pytest.mark.parametrize("mode", ["light", "night"])
+@pytest.mark.parametrize("width", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_screenshots_in_both_modes_at_both_widths(
+    page: Path, mode: str, width: int
+) -> None:
+    frame = page.with_name(f"shot-{mode}-{width}.html")
+    fragment = "#night" if mode == "night" else ""
+    frame.write_text(FRAME.format(page=page.name + fragment, width=width))
+    shot = page.with_name(f"{mode}-{width}.png")
+
+    chromium(frame, width, f"--screenshot={shot}", "--hide-scrollbars")
+
+    header = shot.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(header[16:20], "big") == max(width, 500)
+    # The top-left corner is the page's background: light grey, or near black.
+    pixel = _first_pixel(shot.read_bytes())
+    assert (sum(pixel) > 600) == (mode == "light")
+
+
+def _first_pixel(data: bytes) -> tuple[int, int, int]:
+    # Chromium writes 8-bit RGB(A) PNGs; every PNG filter leaves the first pixel of the
+    # first row as it is (its neighbours count as 0), after the row's filter byte.
+    chunks, at = b"", 8
+    while at < len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        if data[at + 4 : at + 8] == b"IDAT":
+            chunks += data[at + 8 : at + 8 + length]
+        at += 12 + length
+    row = zlib.decompress(chunks)
+    red, green, blue = row[1:4]
+    return red, green, blue
