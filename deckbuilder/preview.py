@@ -131,6 +131,26 @@ def deck_page(notes: Sequence[Note], css: str) -> str:
 
 
 def _card_sections(note: Note) -> list[str]:
+    media = {file.name for file in note.media}
+    box = '<input id="typeans" type="text" placeholder="type the answer">'
+    typed = f'<code id="typeans">{note.back}</code>'
+    return [
+        _section(
+            note,
+            label,
+            _linked(front.replace("[[type:Back]]", box), media),
+            _linked(back.replace("[[type:Back]]", typed), media),
+        )
+        for label, front, back in card_sides(note)
+    ]
+
+
+def card_sides(note: Note) -> list[tuple[str, str, str]]:
+    """Return each card of `note` as its label, front HTML and back HTML.
+
+    The HTML is what Anki's template engine gives: media keep their names in the
+    package, and a type-in card has `[[type:Back]]` where the reviewer puts the box.
+    """
     from deckbuilder.package import (
         _BACK,
         _CLOZE_BACK,
@@ -168,11 +188,7 @@ def _card_sections(note: Note) -> list[str]:
             if front.strip():  # as Anki, which makes no card whose front is empty
                 back = render_template(answer, fields, front_side=front, answer=True)
                 sides.append((label, front, back))
-    media = {file.name for file in note.media}
-    return [
-        _section(note, label, _linked(front, media), _linked(back, media))
-        for label, front, back in sides
-    ]
+    return sides
 
 
 def render_template(
@@ -186,7 +202,8 @@ def render_template(
     """Fill an Anki card template as Anki does for the features ours use.
 
     Sections `{{#F}}...{{/F}}` (and `{{^F}}`), fields, `{{FrontSide}}`,
-    `{{cloze:F}}` for cloze number `cloze` and `{{type:F}}`.
+    `{{cloze:F}}` for cloze number `cloze`, and `{{type:F}}`, left as Anki leaves it
+    for its reviewer: `[[type:F]]`.
     """
 
     def section(match: re.Match[str]) -> str:
@@ -201,9 +218,7 @@ def render_template(
         if kind == "cloze":
             return _cloze_side(value, cloze, answer=answer)
         if kind == "type":
-            if answer:
-                return f'<code id="typeans">{value}</code>'
-            return '<input id="typeans" type="text" placeholder="type the answer">'
+            return f"[[type:{name}]]"  # as Anki, whose reviewer fills in the box
         return value
 
     # Fields are put in after the sections are resolved and are never scanned again,
@@ -212,7 +227,8 @@ def render_template(
 
 
 def _cloze_side(text: str, number: int, *, answer: bool) -> str:
-    # Anki hides the card's own cloze as [...] (or [hint]) and shows the others' text.
+    # Anki hides the card's own cloze as [...] (or [hint]) and shows the others' text,
+    # each in a span as Anki writes it.
     try:
         clozes = sorted(find_clozes(text), key=lambda cloze: (cloze.start, -cloze.end))
     except ClozeError:
@@ -226,15 +242,33 @@ def _cloze_side(text: str, number: int, *, answer: bool) -> str:
                 continue
             pieces.append(text[done : cloze.start])
             inner = emit(cloze.text_start, cloze.text_end)
-            if cloze.number == number:
-                shown = inner if answer else f"[{cloze.hint or '...'}]"
-                inner = f'<span class="cloze">{shown}</span>'
+            ordinal = f'data-ordinal="{cloze.number}"'
+            if cloze.number != number:
+                inner = f'<span class="cloze-inactive" {ordinal}>{inner}</span>'
+            elif answer:
+                inner = f'<span class="cloze" {ordinal}>{inner}</span>'
+            else:
+                hidden = f'data-cloze="{_attribute(inner)}"'
+                shown = f"[{cloze.hint or '...'}]"
+                inner = f'<span class="cloze" {hidden} {ordinal}>{shown}</span>'
             pieces.append(inner)
             done = cloze.end
         pieces.append(text[done:end])
         return "".join(pieces)
 
     return emit(0, len(text))
+
+
+def _attribute(text: str) -> str:
+    # Anki escapes the hidden text as the htmlescape crate's encode_attribute does:
+    # every character below U+0100 but ASCII letters and digits becomes an entity.
+    named = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+    return "".join(
+        char
+        if (char.isascii() and char.isalnum()) or ord(char) > 0xFF
+        else named.get(char, f"&#x{ord(char):X};")
+        for char in text
+    )
 
 
 def _linked(side: str, media: set[str]) -> str:

@@ -10,11 +10,22 @@ import zlib
 from pathlib import Path
 
 import pytest
-from helpers import CHROMIUM, chromium
+from helpers import (
+    CHROMIUM,
+    chromium,
+    import_apkg,
+    new_collection,
+    note_card_ids,
+    render_card,
+)
 from typer.testing import CliRunner, Result
 
+from deckbuilder import Options, build
 from deckbuilder.cli import app
-from deckbuilder.preview import render_template
+from deckbuilder.package import note_guid
+from deckbuilder.pipeline import _compile
+from deckbuilder.preview import card_sides, render_template
+from deckbuilder.report import Report
 
 DECK = """\
 ---
@@ -50,6 +61,27 @@ The discriminator.
 
 ##
 """  # noqa: E501
+
+# Every note type, with what Anki escapes in a cloze's hidden text.
+MORE_TYPES = """
+## Which noise does the generator take?
+<!-- id: typed; type: type-in -->
+
+uniform
+
+Between -1 and 1.
+
+## Drawing the noise batch
+<!-- id: code-cloze; type: cloze -->
+
+```python
+batch_z = np.random.{{c1::uni&form("½ é € 中")}}(-1, 1, size=(64, {{c2::z_dim}}))
+```
+
+???
+
+One row per image.
+"""
 
 PHONE, DESKTOP = 390, 1200
 
@@ -128,18 +160,47 @@ def test_preview_takes_the_out_folder(project: Path) -> None:
 
 
 def test_templates_fill_fields_sections_and_clozes_as_anki_does() -> None:
-    fields = {"Text": "A {{c1::x::hint}} and {{c2::y {{c1::z}}}}.", "Empty": " "}
+    fields = {"Text": "A {{c1::x::hint}} and {{c2::y}}.", "Empty": " "}
 
     front = render_template("{{cloze:Text}}{{#Empty}}gone{{/Empty}}", fields, cloze=1)
     back = render_template(
         "{{cloze:Text}}{{^Empty}}!{{/Empty}}", fields, cloze=2, answer=True
     )
 
-    assert (
-        front
-        == 'A <span class="cloze">[hint]</span> and y <span class="cloze">[...]</span>.'
+    assert front == (
+        'A <span class="cloze" data-cloze="x" data-ordinal="1">[hint]</span> and '
+        '<span class="cloze-inactive" data-ordinal="2">y</span>.'
     )
-    assert back == 'A x and <span class="cloze">y z</span>.!'
+    assert back == (
+        'A <span class="cloze-inactive" data-ordinal="1">x</span> and '
+        '<span class="cloze" data-ordinal="2">y</span>.!'
+    )
+
+
+def test_cards_are_what_ankis_template_engine_renders(project: Path) -> None:
+    with (project / "cards" / "gans.md").open("a") as deck:
+        deck.write(MORE_TYPES)
+    options = Options(out=project / "build", include_incomplete=True)
+    assert not build([Path("cards")], options).errors
+    col = new_collection(project)
+    import_apkg(col, project / "build" / "machine-learning.gans.apkg")
+
+    notes = _compile([Path("cards")], options, Report())
+
+    assert {note.note_type for note in notes} == {
+        "basic",
+        "reversed",
+        "cloze",
+        "type-in",
+    }
+    for note in notes:
+        anki = [
+            render_card(col, card)
+            for card in note_card_ids(col, note_guid(note.card_id))
+        ]
+        ours = [(front, back) for _, front, back in card_sides(note)]
+        assert ours == anki, note.card_id
+    col.close()
 
 
 # Runs in the preview page once it is laid out; reports to the page around it.
