@@ -51,20 +51,22 @@ body.phone .side {{ flex: 0 0 {PHONE_WIDTH}px; max-width: {PHONE_WIDTH}px; }}
 .nightMode .side > .card {{ background: #2c2c2c; color: #fcfcfc; }}
 """
 
-# Checkboxes set the classes; `#night,phone` in the address ticks them at load.
+# Checkboxes set the classes; `#night,phone` in the address ticks them at load (the
+# boxes' ids differ from those words, or the browser would scroll to them).
 _SCRIPT = """
 <script>
 const boxes = { night: "nightMode night_mode", phone: "phone" };
+const box = (name) => document.getElementById("switch-" + name);
 function apply() {
-  for (const [id, classes] of Object.entries(boxes)) {
-    const on = document.getElementById(id).checked;
-    for (const name of classes.split(" ")) document.body.classList.toggle(name, on);
+  for (const [name, classes] of Object.entries(boxes)) {
+    const on = box(name).checked;
+    for (const c of classes.split(" ")) document.body.classList.toggle(c, on);
   }
 }
-for (const id of location.hash.slice(1).split(",")) {
-  if (id in boxes) document.getElementById(id).checked = true;
+for (const name of location.hash.slice(1).split(",")) {
+  if (name in boxes) box(name).checked = true;
 }
-for (const id in boxes) document.getElementById(id).addEventListener("change", apply);
+for (const name in boxes) box(name).addEventListener("change", apply);
 apply();
 </script>
 """
@@ -123,9 +125,11 @@ def deck_page(notes: Sequence[Note], css: str) -> str:
         '<a href="index.html">all decks</a>'
         f"<h1>{deck}</h1><span>{len(cards)} cards of {len(notes)} notes, "
         f"{incomplete} incomplete</span>"
-        '<label><input type="checkbox" id="night"> night mode</label>'
-        f'<label><input type="checkbox" id="phone"> phone width ({PHONE_WIDTH} px)'
-        "</label></header>\n<main>\n" + "\n".join(cards) + "\n</main>\n"
+        '<label><input type="checkbox" id="switch-night"> night mode</label>'
+        '<label><input type="checkbox" id="switch-phone"> phone width '
+        f"({PHONE_WIDTH} px)</label></header>\n<main>\n"
+        + "\n".join(cards)
+        + "\n</main>\n"
         f"{_SCRIPT}</body></html>\n"
     )
 
@@ -163,7 +167,8 @@ def card_sides(note: Note) -> list[tuple[str, str, str]]:
     )
 
     # The templates are package.py's own, so the preview shows what Anki will.
-    fields = {"Deck": html.escape(note.deck), "Source": html.escape(note.source)}
+    # As Anki fills them: the deck name goes in as it is, not escaped.
+    fields = {"Deck": note.deck, "Source": note.source}
     sides: list[tuple[str, str, str]] = []
     if note.note_type == "cloze":
         fields |= {"Text": note.front, "Extra": note.back}

@@ -178,12 +178,13 @@ def test_templates_fill_fields_sections_and_clozes_as_anki_does() -> None:
 
 
 def test_cards_are_what_ankis_template_engine_renders(project: Path) -> None:
-    with (project / "cards" / "gans.md").open("a") as deck:
-        deck.write(MORE_TYPES)
+    named = 'deck: "ML & <Q>::GANs"'  # Anki puts the name in unescaped
+    deck = DECK.replace("deck: Machine Learning::GANs", named) + MORE_TYPES
+    (project / "cards" / "gans.md").write_text(deck)
     options = Options(out=project / "build", include_incomplete=True)
     assert not build([Path("cards")], options).errors
     col = new_collection(project)
-    import_apkg(col, project / "build" / "machine-learning.gans.apkg")
+    import_apkg(col, project / "build" / "ml-q.gans.apkg")
 
     notes = _compile([Path("cards")], options, Report())
 
@@ -208,7 +209,7 @@ MEASURE = """
 <script>
 window.addEventListener("load", () => {
   const all = (selector) => Array.from(document.querySelectorAll(selector));
-  const night = document.getElementById("night");
+  const night = document.getElementById("switch-night");
   const colours = () => {
     const card = document.querySelector(".side > .card");
     const pre = document.querySelector("pre.code");
@@ -220,7 +221,7 @@ window.addEventListener("load", () => {
   night.click();
   const dark = colours();
   night.click();
-  const phone = document.getElementById("phone");
+  const phone = document.getElementById("switch-phone");
   phone.click();
   const phoneSides = all(".side").map((side) => side.getBoundingClientRect().width);
   const right = (element) => element.getBoundingClientRect().right;
