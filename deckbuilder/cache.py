@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
 import typing
 from collections.abc import Iterator, Sequence
@@ -62,13 +61,13 @@ class BuildCache:
         self._salt = _salt(options)
         self._notes: dict[str, Any] = {}
         self._packages: dict[str, Any] = {}
-        self._kept_notes: dict[str, Any] = {}
         self._kept_packages: dict[str, Any] = {}
         self._changed = False
         self._contents: dict[int, str] = {}
         """Digest of each note's contents, by the note's id, for the package keys."""
-        self._fresh: dict[str, tuple[Rendered, dict[str, list[object]], str]] = {}
-        """Notes rendered by this build, with their media's fingerprints and digest."""
+        self._kept: dict[str, tuple[Rendered, object, str]] = {}
+        """The notes of this build, found or rendered, with their media's
+        fingerprints and their contents' digest: what the next build may reuse."""
         if path is not None:
             self._notes, self._packages = _read(path)
 
@@ -83,7 +82,9 @@ class BuildCache:
 
     def note(self, key: str) -> Rendered | None:
         """Return the note and diagnostics stored under `key`, if any."""
-        entry = self._notes.get(key)
+        # Taken out of the file's entries: once decoded, the note holds the strings,
+        # and the entry's containers can go.
+        entry = self._notes.pop(key, None)
         if entry is None:
             return None
         try:
@@ -92,9 +93,10 @@ class BuildCache:
             if not isinstance(contents, str):
                 raise TypeError("contents")
         except (KeyError, TypeError, ValueError, AttributeError):
+            self._changed = True
             return None
-        self._kept_notes[key] = entry
         self._contents[id(rendered[0])] = contents
+        self._kept[key] = (rendered, entry["files"], contents)
         return rendered
 
     def remember_note(self, key: str, rendered: Rendered) -> None:
@@ -109,8 +111,7 @@ class BuildCache:
         contents = _digest(repr(note))
         self._contents[id(note)] = contents
         # Encoded only when saved, one note at a time: a build holds its notes once.
-        self._fresh[key] = (rendered, files, contents)
-        self._kept_notes.pop(key, None)
+        self._kept[key] = (rendered, files, contents)
         self._changed = True
 
     def package_key(
@@ -145,11 +146,16 @@ class BuildCache:
         """Write what this build used and made; keep nothing it did not use."""
         if self._path is None:
             return
-        if not self._changed and self._kept_notes.keys() == self._notes.keys():
-            if self._kept_packages.keys() == self._packages.keys():
-                return
-        notes = itertools.chain(self._kept_notes.items(), self._encoded_fresh())
-        document = {"format": FORMAT, "notes": notes, "packages": self._kept_packages}
+        unused = (
+            bool(self._notes) or self._kept_packages.keys() != self._packages.keys()
+        )
+        if not self._changed and not unused:
+            return
+        document = {
+            "format": FORMAT,
+            "notes": self._encoded(),
+            "packages": self._kept_packages,
+        }
         try:
             commit(
                 stage(self._path, lambda staged: _dump(document, staged)), self._path
@@ -157,8 +163,8 @@ class BuildCache:
         except (OSError, DeckbuilderError):
             pass  # a cache that cannot be written costs speed, not correctness
 
-    def _encoded_fresh(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for key, (rendered, files, contents) in self._fresh.items():
+    def _encoded(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for key, (rendered, files, contents) in self._kept.items():
             try:
                 entry = _encode_rendered(rendered)
             except TypeError:
