@@ -1,30 +1,30 @@
 """Remember rendered notes and written packages between builds, keyed on their inputs.
 
-The cache is one JSON file under the output folder. A note is found again only when
-everything that shapes it is the same: the parsed card (its text, place, deck, tags,
-type, CSS and the code its blocks include), the contents of the media files it shows,
-the options that can reach rendering, deckbuilder's version and source code, and the
-versions of the libraries that render and pack. A package is left in place only when
-its notes' contents, stylesheet, timestamp and path are the same and the file on disk
-is still the one written for them. Notes of a build with errors are never kept. A
-cache that is missing, unreadable, corrupt or from another version is ignored and
-rebuilt; it never fails a build.
+The cache is one SQLite file of JSON entries under the output folder. A note is found
+again only when everything that shapes it is the same: the parsed card (its text,
+place, deck, tags, type, CSS and the code its blocks include), the contents of the
+media files it shows, the options that can reach rendering, deckbuilder's version and
+source code, and the versions of the libraries that render and pack. A package is left
+in place only when its notes' contents, stylesheet, timestamp and path are the same
+and the file on disk is still the one written for them. Notes of a build with errors
+are never kept. A cache that is missing, unreadable, corrupt or from another version
+is ignored and rebuilt; it never fails a build.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import sqlite3
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from deckbuilder.errors import DeckbuilderError
-from deckbuilder.files import commit, stage
 from deckbuilder.model import Card, Location
 from deckbuilder.options import Options
 from deckbuilder.report import Diagnostic, Severity
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 FOLDER = ".deckbuilder-cache"
 """The cache's folder inside the output folder."""
-FORMAT = 1
-"""Version of the file's layout; a file of another layout is ignored."""
+FORMAT = 2
+"""Version of the file's layout; a file of another layout is replaced."""
 LIBRARIES = ("markdown", "pygments", "genanki")
 """Libraries whose output ends up in the notes or the packages."""
 NOT_RENDERING = frozenset(
@@ -53,28 +53,35 @@ Rendered: TypeAlias = tuple["Note", list[Diagnostic]]
 
 
 class BuildCache:
-    """The notes and packages of earlier builds, read from one file."""
+    """The notes and packages of earlier builds, in an SQLite file of JSON entries.
+
+    Notes are read one by one as the build asks for them, and a build writes only the
+    notes it rendered and deletes the ones it no longer has: a one-card change costs
+    one row, not the whole cache.
+    """
 
     def __init__(self, path: Path | None, options: Options) -> None:
-        """Read the cache at `path`; with None, remember nothing and keep nothing."""
+        """Open the cache at `path`; with None, remember nothing and keep nothing."""
         self._path = path
         self._salt = _salt(options)
-        self._notes: dict[str, Any] = {}
+        self._database: sqlite3.Connection | None = None
+        self._stored = 0
+        """How many notes the file holds."""
+        self._found: set[str] = set()
+        self._fresh: dict[str, tuple[Rendered, dict[str, list[object]], str]] = {}
+        """Notes rendered by this build, with their media's fingerprints and their
+        contents' digest, to be written when the build succeeds."""
         self._packages: dict[str, Any] = {}
         self._kept_packages: dict[str, Any] = {}
-        self._changed = False
         self._contents: dict[int, str] = {}
         """Digest of each note's contents, by the note's id, for the package keys."""
-        self._kept: dict[str, tuple[Rendered, object, str]] = {}
-        """The notes of this build, found or rendered, with their media's
-        fingerprints and their contents' digest: what the next build may reuse."""
         if path is not None:
-            self._notes, self._packages = _read(path)
+            self._open(path)
 
     @classmethod
     def for_build(cls, options: Options) -> BuildCache:
         """Return the cache in the output folder of `options`."""
-        return cls(options.out / FOLDER / "cache.json", options)
+        return cls(options.out / FOLDER / "cache.sqlite", options)
 
     def key(self, card: Card) -> str:
         """Return the key of everything that shapes the note of `card`."""
@@ -82,21 +89,27 @@ class BuildCache:
 
     def note(self, key: str) -> Rendered | None:
         """Return the note and diagnostics stored under `key`, if any."""
-        # Taken out of the file's entries: once decoded, the note holds the strings,
-        # and the entry's containers can go.
-        entry = self._notes.pop(key, None)
-        if entry is None:
+        if self._database is None:
             return None
         try:
+            row = self._database.execute(
+                "SELECT entry FROM notes WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error:
+            self._close()
+            return None
+        if row is None:
+            return None
+        try:
+            entry = json.loads(row[0])
             rendered = _decode_rendered(entry)
             contents = entry["contents"]
             if not isinstance(contents, str):
                 raise TypeError("contents")
-        except (KeyError, TypeError, ValueError, AttributeError):
-            self._changed = True
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
         self._contents[id(rendered[0])] = contents
-        self._kept[key] = (rendered, entry["files"], contents)
+        self._found.add(key)
         return rendered
 
     def remember_note(self, key: str, rendered: Rendered) -> None:
@@ -110,9 +123,7 @@ class BuildCache:
             files[str(path)] = _fingerprint(path)
         contents = _digest(repr(note))
         self._contents[id(note)] = contents
-        # Encoded only when saved, one note at a time: a build holds its notes once.
-        self._kept[key] = (rendered, files, contents)
-        self._changed = True
+        self._fresh[key] = (rendered, files, contents)
 
     def package_key(
         self, path: Path, notes: Sequence[Note], css: str, timestamp: float
@@ -140,68 +151,102 @@ class BuildCache:
         digest = _file_digest(written)
         if digest is not None:
             self._kept_packages[str(path)] = {"key": key, "digest": digest}
-            self._changed = True
 
     def save(self) -> None:
-        """Write what this build used and made; keep nothing it did not use."""
+        """Write what this build made; forget what it did not use."""
         if self._path is None:
             return
-        unused = (
-            bool(self._notes) or self._kept_packages.keys() != self._packages.keys()
-        )
-        if not self._changed and not unused:
+        unused = self._stored - len(self._found)
+        if not self._fresh and not unused and self._kept_packages == self._packages:
             return
-        document = {
-            "format": FORMAT,
-            "notes": self._encoded(),
-            "packages": self._kept_packages,
-        }
         try:
-            commit(
-                stage(self._path, lambda staged: _dump(document, staged)), self._path
-            )
-        except (OSError, DeckbuilderError):
+            if self._database is None:
+                self._create(self._path)
+            assert self._database is not None
+            with self._database:
+                self._write(self._database, unused > 0)
+        except (OSError, sqlite3.Error):
             pass  # a cache that cannot be written costs speed, not correctness
+        finally:
+            self._close()
 
-    def _encoded(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for key, (rendered, files, contents) in self._kept.items():
+    def _write(self, database: sqlite3.Connection, prune: bool) -> None:
+        database.executemany(
+            "INSERT OR REPLACE INTO notes VALUES (?, ?)", self._encoded_fresh()
+        )
+        if prune:
+            kept = [(key,) for key in (*self._found, *self._fresh)]
+            database.execute("CREATE TEMP TABLE kept (key TEXT PRIMARY KEY)")
+            database.executemany("INSERT OR IGNORE INTO kept VALUES (?)", kept)
+            database.execute(
+                "DELETE FROM notes WHERE key NOT IN (SELECT key FROM kept)"
+            )
+        database.execute("DELETE FROM packages")
+        database.executemany(
+            "INSERT INTO packages VALUES (?, ?)",
+            [(path, json.dumps(entry)) for path, entry in self._kept_packages.items()],
+        )
+
+    def _encoded_fresh(self) -> Iterator[tuple[str, str]]:
+        for key, (rendered, files, contents) in self._fresh.items():
             try:
                 entry = _encode_rendered(rendered)
             except TypeError:
                 continue  # a field of a kind the file cannot hold: never cached
-            yield key, {**entry, "files": files, "contents": contents}
+            entry.update(files=files, contents=contents)
+            yield key, json.dumps(entry)
+
+    def _open(self, path: Path) -> None:
+        if not path.is_file():
+            return
+        try:
+            database = _connect(path)
+            (stored_format,) = database.execute(
+                "SELECT value FROM meta WHERE name = 'format'"
+            ).fetchone()
+            if stored_format != FORMAT:
+                database.close()
+                return
+            (self._stored,) = database.execute("SELECT count(*) FROM notes").fetchone()
+            for package, entry in database.execute("SELECT * FROM packages"):
+                self._packages[package] = json.loads(entry)
+        except (sqlite3.Error, TypeError, ValueError, RecursionError):
+            self._packages, self._stored = {}, 0
+            return
+        self._database = database
+
+    def _create(self, path: Path) -> None:
+        # A file that is not this layout of the cache is replaced, never repaired.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        database = _connect(path)
+        with database:
+            database.executescript(
+                """
+                CREATE TABLE meta (name TEXT PRIMARY KEY, value);
+                CREATE TABLE notes (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
+                CREATE TABLE packages (path TEXT PRIMARY KEY, entry TEXT NOT NULL);
+                """
+            )
+            database.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+        self._database = database
+        self._found.clear()
+
+    def _close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
 
 
-def _dump(document: dict[str, Any], path: Path) -> None:
-    # Entry by entry: one string of the whole document would cost as much memory
-    # again as the notes it holds, and json.dump's streaming encoder is pure Python.
-    with path.open("w", encoding="utf-8") as file:
-        file.write("{")
-        for number, (name, value) in enumerate(document.items()):
-            file.write(("," if number else "") + json.dumps(name) + ":")
-            if isinstance(value, int):
-                file.write(json.dumps(value))
-                continue
-            items = value.items() if isinstance(value, dict) else value
-            file.write("{")
-            for index, (key, entry) in enumerate(items):
-                separator = "," if index else ""
-                file.write(f"{separator}{json.dumps(key)}:{json.dumps(entry)}")
-            file.write("}")
-        file.write("}")
-
-
-def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return {}, {}
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        return {}, {}
-    notes, packages = document.get("notes"), document.get("packages")
-    if not isinstance(notes, dict) or not isinstance(packages, dict):
-        return {}, {}
-    return notes, packages
+def _connect(path: Path) -> sqlite3.Connection:
+    database = sqlite3.connect(path, timeout=10)
+    # A write-ahead log needs no sync to disk at every commit; a cache lost to a power
+    # cut is rebuilt like any other.
+    database.execute("PRAGMA journal_mode = WAL")
+    database.execute("PRAGMA synchronous = NORMAL")
+    return database
 
 
 def _salt(options: Options) -> str:
@@ -322,28 +367,63 @@ def _files_of(value: object) -> Iterator[Path]:
             yield from _files_of(getattr(value, field.name))
 
 
-T = TypeVar("T")
+def _decode(value: object, kind: Any) -> Any:
+    return _decoder(kind)(value)
 
 
-def _decode(value: object, kind: type[T] | Any) -> T:
+Decoder: TypeAlias = Callable[[object], object]
+
+
+@cache
+def _decoder(kind: Any) -> Decoder:
+    """Return the function that reads a value of type `kind` back from JSON; made
+    once per type, as a build reads thousands of notes."""
     origin, arguments = typing.get_origin(kind), typing.get_args(kind)
     if kind in (str, int, bool):
-        if type(value) is kind:
-            return value  # type: ignore[return-value]
-    elif origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
-        if isinstance(value, dict) and isinstance(value.get("tuple"), list):
-            return tuple(_decode(item, arguments[0]) for item in value["tuple"])  # type: ignore[return-value]
-    elif kind is Path:
-        if isinstance(value, dict) and isinstance(value.get("path"), str):
-            return Path(value["path"])  # type: ignore[return-value]
-    elif dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        if isinstance(value, dict) and isinstance(value.get("fields"), dict):
-            hints = _hints(kind)
-            fields = value["fields"]
-            if fields.keys() == hints.keys():
-                decoded = {name: _decode(fields[name], hints[name]) for name in hints}
-                return kind(**decoded)  # type: ignore[return-value]
-    raise TypeError(f"{value!r} is not a {kind}")
+        return functools.partial(_exactly, kind)
+    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
+        return functools.partial(_tuple, _decoder(arguments[0]))
+    if kind is Path:
+        return _path
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        fields = {name: _decoder(hint) for name, hint in _hints(kind).items()}
+        return functools.partial(_dataclass, kind, fields)
+    return functools.partial(_refuse, kind)
+
+
+def _exactly(kind: type, value: object) -> object:
+    if type(value) is not kind:
+        raise TypeError(f"{value!r} is not a {kind}")
+    return value
+
+
+def _tuple(item: Decoder, value: object) -> object:
+    if not isinstance(value, dict) or not isinstance(value.get("tuple"), list):
+        raise TypeError(f"{value!r} is not a tuple")
+    return tuple(item(element) for element in value["tuple"])
+
+
+def _path(value: object) -> object:
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+        raise TypeError(f"{value!r} is not a path")
+    return _shared_path(value["path"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_path(text: str) -> Path:
+    # The notes of a card file share its path; paths are immutable.
+    return Path(text)
+
+
+def _dataclass(kind: type, fields: dict[str, Decoder], value: object) -> object:
+    written = value.get("fields") if isinstance(value, dict) else None
+    if not isinstance(written, dict) or written.keys() != fields.keys():
+        raise TypeError(f"{value!r} is not a {kind.__name__}")
+    return kind(**{name: read(written[name]) for name, read in fields.items()})
+
+
+def _refuse(kind: object, value: object) -> object:
+    raise TypeError(f"cannot read a {kind} back")
 
 
 @cache

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -294,36 +296,62 @@ def test_cached_build_reports_the_same_warnings(cards: Path, tmp_path: Path) -> 
 
 
 def _cache_file(out: Path) -> Path:
-    return out / cache.FOLDER / "cache.json"
+    return out / cache.FOLDER / "cache.sqlite"
 
 
-def _damage_entries(document: dict[str, object]) -> None:
-    for entry in document["notes"].values():  # type: ignore[attr-defined]
-        entry["note"]["back"] = 5
+def _change_rows(
+    path: Path, table: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    column = "key" if table == "notes" else "path"
+    database = sqlite3.connect(path)
+    with database:
+        for name, text in database.execute(f"SELECT * FROM {table}").fetchall():
+            entry = json.loads(text)
+            change(entry)
+            database.execute(
+                f"UPDATE {table} SET entry = ? WHERE {column} = ?",
+                (json.dumps(entry), name),
+            )
+    database.close()
 
 
-def _damage_packages(document: dict[str, object]) -> None:
-    for entry in document["packages"].values():  # type: ignore[attr-defined]
-        entry["digest"] = "0" * 64
+def _sql(path: Path, statement: str) -> None:
+    database = sqlite3.connect(path)
+    with database:
+        database.execute(statement)
+    database.close()
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
 
 
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda path: path.write_bytes(b"\x00\xff not json"),
+        lambda path: path.write_bytes(b"\x00\xff not a database"),
         lambda path: path.write_text(json.dumps([1, 2, 3])),
-        lambda path: path.write_text('{"format": 1, "notes": {'),
-        lambda path: path.write_text("[" * 100_000 + "]" * 100_000),
-        lambda path: _rewrite(path, _damage_entries),
-        lambda path: _rewrite(path, _damage_packages),
+        _truncate,
+        lambda path: _sql(path, "UPDATE notes SET entry = '[' || entry"),
+        lambda path: _sql(path, "UPDATE notes SET entry = 7"),
+        lambda path: _sql(path, "UPDATE meta SET value = 999"),
+        lambda path: _sql(path, "DROP TABLE packages"),
+        lambda path: _change_rows(path, "notes", lambda e: e["note"].update(back=5)),
+        lambda path: _change_rows(path, "notes", lambda e: e.update(contents=[1])),
+        lambda path: _change_rows(path, "packages", lambda e: e.update(digest="0")),
         lambda path: (path.unlink(), path.mkdir()),
     ],
     ids=[
         "binary",
-        "wrong-shape",
+        "json",
         "truncated",
-        "deeply-nested",
+        "entry-not-json",
+        "entry-a-number",
+        "other-format",
+        "missing-table",
         "wrong-field-type",
+        "wrong-contents",
         "wrong-digest",
         "folder",
     ],
@@ -341,12 +369,8 @@ def test_damaged_cache_is_ignored_and_rebuilt(
 
     assert not report.errors
     assert packages(out) == cold(cards, tmp_path / "cold")
-
-
-def _rewrite(path: Path, change: Callable[[dict[str, object]], None]) -> None:
-    document = json.loads(path.read_text())
-    change(document)
-    path.write_text(json.dumps(document))
+    again = pipeline.build([cards], options(out))
+    assert not again.errors and packages(out) == cold(cards, tmp_path / "cold-2")
 
 
 def test_deleted_package_is_written_again(cards: Path, tmp_path: Path) -> None:
@@ -366,9 +390,12 @@ def test_cache_keeps_only_what_the_last_build_used(cards: Path, tmp_path: Path) 
 
     pipeline.build([cards], options(out))
 
-    document = json.loads(_cache_file(out).read_text())
-    assert len(document["notes"]) == 3
-    assert list(document["packages"]) == [str(out / "cached.apkg")]
+    database = sqlite3.connect(_cache_file(out))
+    notes = database.execute("SELECT count(*) FROM notes").fetchone()[0]
+    kept = [row[0] for row in database.execute("SELECT path FROM packages")]
+    database.close()
+    assert notes == 3
+    assert kept == [str(out / "cached.apkg")]
 
 
 def test_build_without_cache_writes_no_cache(cards: Path, tmp_path: Path) -> None:
@@ -402,11 +429,11 @@ def test_note_and_diagnostics_round_trip_through_the_file(tmp_path: Path) -> Non
         tags=("one", "two::three"),
     )
     warning = Diagnostic(Location(Path("cards/a.md"), 4), Severity.WARNING, "w", "r")
-    writer = BuildCache(tmp_path / "cache.json", Options())
+    writer = BuildCache(tmp_path / "cache.sqlite", Options())
     writer.remember_note("key", (note, [warning]))
     writer.save()
 
-    reader = BuildCache(tmp_path / "cache.json", Options())
+    reader = BuildCache(tmp_path / "cache.sqlite", Options())
 
     assert reader.note("key") == (note, [warning])
     assert reader.note("other") is None
