@@ -243,7 +243,8 @@ def _write(
             connection.execute("PRAGMA journal_mode = OFF")
             # Note and card ids count up from the time; Anki refuses an id of 0.
             ids = itertools.count(max(int(timestamp * 1000), 1))
-            package.write_to_db(connection.cursor(), timestamp, ids)  # type: ignore[attr-defined]
+            write_to_db = package.write_to_db  # type: ignore[attr-defined]
+            write_to_db(connection.cursor(), timestamp, ids)
             connection.commit()
         finally:
             connection.close()

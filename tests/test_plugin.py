@@ -430,8 +430,8 @@ def test_the_subprocess_runner_reports_alike(project: pytest.Pytester) -> None:
             "AssertionError",
             "*",
             # Stopped in `while True:` or in `pass`, whichever was running.
-            'cards/deck.md:2[01]: card "Hangs": the block at cards/deck.md:19 timed out '
-            "after 0.3 s",
+            'cards/deck.md:2[01]: card "Hangs": the block at cards/deck.md:19 '
+            "timed out after 0.3 s",
             "*",
             'cards/deck.md:*: card "Dies": interpreter died: exit code 5 while running '
             "the block at cards/deck.md:26",

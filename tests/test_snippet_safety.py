@@ -84,8 +84,8 @@ def test_a_card_that_loops_forever_is_stopped_at_its_timeout(
     result.stdout.fnmatch_lines(
         [
             # Stopped in `while True:` or in `pass`, whichever was running.
-            'cards/deck.md:[45]: card "Misbehaves?": the block at cards/deck.md:3 timed '
-            "out after 0.5 s",
+            'cards/deck.md:[45]: card "Misbehaves?": the block at cards/deck.md:3 '
+            "timed out after 0.5 s",
         ]
     )
 
