@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from deckbuilder.deckcss import read_deck_css
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
+from deckbuilder.frontmatter import key_line, read_front_matter
 from deckbuilder.model import (
     NOTE_TYPES,
     Card,
@@ -32,7 +31,6 @@ _METADATA = re.compile(r"^\s*<!--(?P<body>.*?)-->\s*$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SEPARATOR = "???"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_FRONT_MATTER_KEYS = ("deck", "tags", "type", "setup", "css")
 _METADATA_KEYS = ("id", "tags", "type", "setup")
 
 
@@ -83,7 +81,7 @@ def parse_text(
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    settings, body_start = _front_matter(lines, path)
+    settings, body_start = read_front_matter(lines, path)
     fences = find_fences(lines)
     for fence in fences:
         if fence.end is None:
@@ -116,110 +114,6 @@ def _refuse_control_characters(text: str, path: Path) -> None:
     )
 
 
-class _BadKey(yaml.YAMLError):
-    def __init__(self, message: str, remedy: str, mark: yaml.Mark) -> None:
-        super().__init__(message)
-        self.message = message
-        self.remedy = remedy
-        self.mark = mark
-
-
-class _FrontMatterLoader(yaml.BaseLoader):
-    """Read every value as text, as written: `tags: [yes, 007]` stays `yes`, `007`."""
-
-    def construct_mapping(
-        self, node: yaml.MappingNode, deep: bool = False
-    ) -> dict[Any, Any]:
-        keys: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str):
-                raise _BadKey(
-                    "front matter key is not a word",
-                    "write `key: value` lines, e.g. `deck: Machine Learning::GANs`",
-                    key_node.start_mark,
-                )
-            if key in keys:
-                raise _BadKey(
-                    f"front matter sets {key!r} twice",
-                    "keep one of the two lines",
-                    key_node.start_mark,
-                )
-            keys.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
-    if not lines or lines[0].rstrip() != "---":
-        return {}, 0
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() in ("---", "..."):
-            break
-    else:
-        raise SourceError(
-            "front matter is never closed",
-            Location(path, 1),
-            "end it with a line holding ---",
-        )
-    text = "\n".join(lines[1:index])
-    try:
-        loaded = yaml.load(text, Loader=_FrontMatterLoader)  # noqa: S506 - BaseLoader builds no objects
-    except _BadKey as error:
-        raise SourceError(
-            error.message, _yaml_location(path, text, error.mark.index), error.remedy
-        ) from error
-    except yaml.reader.ReaderError as error:
-        raise SourceError(
-            f"front matter holds the character U+{error.character:04X}",
-            _yaml_location(path, text, error.position),
-            "delete it; YAML does not allow it",
-        ) from error
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = (
-            _yaml_location(path, text, mark.index)
-            if mark is not None
-            else Location(path, 1)
-        )
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise SourceError(
-            f"front matter is not valid YAML: {problem}",
-            where,
-            "write `key: value` lines, close every bracket and quote, and quote "
-            "values that hold `: `, e.g. `deck: 'ML :: GANs'`",
-        ) from error
-    if loaded is None:
-        loaded = {}
-    if not isinstance(loaded, dict):
-        raise SourceError(
-            "front matter must be a mapping of keys to values",
-            Location(path, 2),
-            "write it as `key: value` lines, e.g. `deck: Machine Learning::GANs`",
-        )
-    for key in loaded:
-        if key not in _FRONT_MATTER_KEYS:
-            raise SourceError(
-                f"unknown front matter key {key!r}",
-                Location(path, _key_line(lines, index, str(key))),
-                f"use one of: {', '.join(_FRONT_MATTER_KEYS)}",
-            )
-    return loaded, index + 1
-
-
-def _yaml_location(path: Path, text: str, offset: int) -> Location:
-    # PyYAML counts U+0085, U+2028 and U+2029 as line breaks too, so its line numbers
-    # can run ahead of the file's; its character offsets cannot.
-    inside = location_at(path, text, min(offset, len(text)))
-    return Location(path, inside.line + 1, inside.column)
-
-
-def _key_line(lines: list[str], end: int, key: str) -> int:
-    for index in range(1, end):
-        if lines[index].lstrip().startswith(f"{key}:"):
-            return index + 1
-    return 1
-
-
 class _FileParser:
     def __init__(
         self,
@@ -235,7 +129,7 @@ class _FileParser:
         self.fences = fences
         self.in_fence = in_fence
         self.diagnostics: list[Diagnostic] = []
-        where = Location(path, _key_line(lines, len(lines), "deck"))
+        where = Location(path, key_line(lines, len(lines), "deck"))
         self.deck = _deck_name(settings.get("deck", default_deck), where)
         self.tags = _tags(settings.get("tags"), self._at_key("tags"))
         self.note_type = _note_type(
@@ -249,7 +143,7 @@ class _FileParser:
         )
 
     def _at_key(self, key: str) -> Location:
-        return Location(self.path, _key_line(self.lines, len(self.lines), key))
+        return Location(self.path, key_line(self.lines, len(self.lines), key))
 
     def parse(self, body_start: int, headings: list[int]) -> Parsed:
         preamble_end = headings[0] if headings else len(self.lines)
