@@ -96,7 +96,7 @@ class BuildCache:
                 "SELECT entry FROM notes WHERE key = ?", (key,)
             ).fetchone()
         except sqlite3.Error:
-            self._close()
+            self.close()
             return None
         if row is None:
             return None
@@ -168,7 +168,7 @@ class BuildCache:
         except (OSError, sqlite3.Error):
             pass  # a cache that cannot be written costs speed, not correctness
         finally:
-            self._close()
+            self.close()
 
     def _write(self, database: sqlite3.Connection, prune: bool) -> None:
         database.executemany(
@@ -199,18 +199,20 @@ class BuildCache:
     def _open(self, path: Path) -> None:
         if not path.is_file():
             return
+        database = None
         try:
             database = _connect(path)
             (stored_format,) = database.execute(
                 "SELECT value FROM meta WHERE name = 'format'"
             ).fetchone()
             if stored_format != FORMAT:
-                database.close()
-                return
+                raise ValueError(f"cache format {stored_format!r}")
             (self._stored,) = database.execute("SELECT count(*) FROM notes").fetchone()
             for package, entry in database.execute("SELECT * FROM packages"):
                 self._packages[package] = json.loads(entry)
         except (sqlite3.Error, TypeError, ValueError, RecursionError):
+            if database is not None:
+                database.close()
             self._packages, self._stored = {}, 0
             return
         self._database = database
@@ -234,7 +236,8 @@ class BuildCache:
         self._database = database
         self._found.clear()
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Close the file; a cache closed before `save` keeps what it had."""
         if self._database is not None:
             self._database.close()
             self._database = None

@@ -95,14 +95,26 @@ def build(paths: Sequence[Path], options: Options) -> Report:
     first and then moved into place, so a failed build leaves the old ones alone.
     """
     from deckbuilder.cache import BuildCache
-    from deckbuilder.package import stage_package
 
     report = Report()
     cache = BuildCache.for_build(options) if options.cache else None
+    try:
+        _build(paths, options, report, cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    return report
+
+
+def _build(
+    paths: Sequence[Path], options: Options, report: Report, cache: BuildCache | None
+) -> None:
+    from deckbuilder.package import stage_package
+
     notes = _compile(paths, options, report, cache)
     packages = _group(notes, options, report)
     if report.errors:
-        return report
+        return
 
     remove_abandoned(options.out)  # what builds killed while writing left behind
     css = _stylesheet(notes)
@@ -134,7 +146,6 @@ def build(paths: Sequence[Path], options: Options) -> Report:
                 discard(staged_file)
     if cache is not None and not report.errors:
         cache.save()
-    return report
 
 
 def _compile(

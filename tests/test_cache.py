@@ -534,3 +534,24 @@ def test_rebuild_with_every_note_cached_imports_no_renderer(
     )
 
     assert result.stdout.strip() == "[]"
+
+
+def test_cache_file_is_closed_after_a_failed_build(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "draft.md").write_text("---\ndeck: Draft\n---\n## Unanswered?\n")
+    closed: list[bool] = []
+    close = BuildCache.close
+
+    def recording(self: BuildCache) -> None:
+        closed.append(True)
+        close(self)
+
+    monkeypatch.setattr(BuildCache, "close", recording)
+
+    report = pipeline.build([cards], options(out, strict=True))
+
+    assert report.errors
+    assert closed
