@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from deckbuilder.model import Card
@@ -32,7 +32,7 @@ _renderer: Renderer | None = None
 
 
 def render_cards(
-    cards: Sequence[Card],
+    cards: list[Card],
     *,
     done: Callable[[], object] = lambda: None,
     minimum: int | None = None,
@@ -40,9 +40,11 @@ def render_cards(
 ) -> list[tuple[Note, list[Diagnostic]]]:
     """Return each card's note and diagnostics, in the order of `cards`.
 
-    `done` is called once for every card rendered. With at least `minimum` cards
-    (default `MINIMUM`) and more than one core (or `workers`), the cards are shared
-    among worker processes; the notes are the same either way.
+    The list is emptied as its cards are rendered, or handed to a worker, so that a
+    build need not hold every card and every note at once. `done` is called once for
+    every card rendered. With at least `minimum` cards (default `MINIMUM`) and more
+    than one core (or `workers`), the cards are shared among worker processes; the
+    notes are the same either way.
     """
     if not cards:
         return []  # a rebuild with every note cached imports no renderer
@@ -51,7 +53,7 @@ def render_cards(
         return _render(cards, done)
 
     size = -(-len(cards) // (count * CHUNKS_PER_WORKER))
-    chunks = [cards[start : start + size] for start in range(0, len(cards), size)]
+    chunks = -(-len(cards) // size)
     # Imported before the workers start, so that forked workers inherit the modules.
     import deckbuilder.notes  # noqa: F401
     import deckbuilder.render  # noqa: F401
@@ -61,27 +63,36 @@ def render_cards(
     # walk (and so copy) every page of the build's memory that they inherit.
     gc.freeze()
     try:
-        pool = _context().Pool(min(count, len(chunks)))
+        pool = _context().Pool(min(count, chunks))
     finally:
         gc.unfreeze()
     with pool:
-        for chunk in pool.imap(_render_in_worker, chunks):
+        for chunk in pool.imap(_render_in_worker, _taken(cards, size)):
             rendered += chunk
             for _ in chunk:
                 done()
     return rendered
 
 
+def _taken(cards: list[Card], size: int) -> Iterator[list[Card]]:
+    """Yield `cards` in chunks of `size`, each removed from the list as it goes."""
+    while cards:
+        chunk = cards[:size]
+        del cards[:size]
+        yield chunk
+
+
 def _render(
-    cards: Sequence[Card], done: Callable[[], object]
+    cards: list[Card], done: Callable[[], object]
 ) -> list[tuple[Note, list[Diagnostic]]]:
     from deckbuilder.notes import card_note
     from deckbuilder.render import Renderer
 
     renderer = Renderer()
     rendered = []
-    for card in cards:
-        rendered.append(card_note(card, renderer))
+    cards.reverse()
+    while cards:
+        rendered.append(card_note(cards.pop(), renderer))
         done()
     return rendered
 

@@ -171,7 +171,12 @@ def _compile(
         for _ in filter(None, results):
             tick()
     missing = [index for index, result in enumerate(results) if result is None]
-    rendered = parallel.render_cards([cards[index] for index in missing], done=tick)
+    report.decks = len({card.deck for card in cards})
+    report.cards = len(cards)
+    pending = [cards[index] for index in missing]
+    # Rendering lets each card go once it is done; so must this function.
+    del files, cards
+    rendered = parallel.render_cards(pending, done=tick)
     for index, fresh in zip(missing, rendered, strict=True):
         results[index] = fresh
         if cache is not None:
@@ -183,8 +188,6 @@ def _compile(
         note, diagnostics = result
         report.diagnostics.extend(diagnostics)
         notes.append(note)
-    report.decks = len({card.deck for card in cards})
-    report.cards = len(cards)
     return notes
 
 

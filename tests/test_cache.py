@@ -461,9 +461,9 @@ def test_render_cards_in_workers_matches_one_process(cards: Path) -> None:
     report = pipeline.Report()
     loaded = [card for file in pipeline.load([cards], report) for card in file.cards]
 
-    in_workers = parallel.render_cards(loaded, minimum=1, workers=2)
+    in_workers = parallel.render_cards(list(loaded), minimum=1, workers=2)
 
-    assert in_workers == parallel.render_cards(loaded, minimum=len(loaded) + 1)
+    assert in_workers == parallel.render_cards(list(loaded), minimum=len(loaded) + 1)
     assert len(in_workers) == len(loaded)
 
 
