@@ -130,9 +130,10 @@ class BuildCache:
     ) -> str | None:
         """Return the key of the package at `path`, or None if a note is not cached."""
         keys = [self._contents.get(id(note)) for note in notes]
-        if None in keys:
+        known = [key for key in keys if key is not None]
+        if len(known) < len(keys):
             return None
-        return _digest(self._salt, str(path), css, repr(timestamp), *keys)  # type: ignore[arg-type]
+        return _digest(self._salt, str(path), css, repr(timestamp), *known)
 
     def package_is_current(self, path: Path, key: str | None) -> bool:
         """Tell whether `path` holds what a build would write under `key`."""
