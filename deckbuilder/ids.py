@@ -11,7 +11,7 @@ from deckbuilder.model import Card
 from deckbuilder.options import Options
 from deckbuilder.parse import decode, parse_text
 from deckbuilder.report import Report
-from deckbuilder.sources import default_deck, find_sources
+from deckbuilder.sources import default_deck, find_sources, read_input
 
 
 def write_ids(
@@ -26,7 +26,7 @@ def write_ids(
     plans: dict[Path, tuple[bytes, list[Card]]] = {}
     owners: dict[str, Card] = {}
     for path in find_sources(paths):
-        data = path.read_bytes()
+        data = read_input(path, SourceError, "card file")
         try:
             parsed = parse_text(
                 decode(data, path), path, default_deck=default_deck(path, folders)

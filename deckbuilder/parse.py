@@ -23,7 +23,7 @@ from deckbuilder.model import (
 from deckbuilder.options import Options
 from deckbuilder.regions import included_code
 from deckbuilder.report import Diagnostic, Severity
-from deckbuilder.sources import decode_utf8, default_deck
+from deckbuilder.sources import decode_utf8, default_deck, read_input
 
 _HEADING = re.compile(r"^ {0,3}##(?=[ \t]|$)(?P<text>.*)$")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
@@ -48,14 +48,7 @@ def read_card_file(path: Path, options: Options | None = None) -> Parsed:
     `options` give the card folders that name decks and the default note type.
     """
     options = options or Options()
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise SourceError(
-            f"cannot read card file: {error.strerror}",
-            Location(path, 1),
-            "check that the file exists and is readable",
-        ) from error
+    data = read_input(path, SourceError, "card file")
     return parse_text(
         decode(data, path),
         path,

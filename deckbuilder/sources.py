@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from deckbuilder.errors import DeckbuilderError, SourceError
-from deckbuilder.model import location_at
+from deckbuilder.model import Location, location_at
 
 ROOT_MARKERS = ("pyproject.toml", ".git")
 CARD_FOLDER = "cards"
@@ -80,6 +80,18 @@ def default_deck(path: Path, folders: Sequence[Path] = ()) -> str:
     if relative.parts[0] == CARD_FOLDER and len(relative.parts) > 1:
         relative = relative.relative_to(CARD_FOLDER)
     return "::".join(relative.parts)
+
+
+def read_input(path: Path, error: type[DeckbuilderError], what: str) -> bytes:
+    """Return the bytes of an input file; one that cannot be read raises `error`."""
+    try:
+        return path.read_bytes()
+    except OSError as problem:
+        raise error(
+            f"cannot read {what}: {problem.strerror}",
+            Location(path, 1),
+            "check that the file exists and is readable",
+        ) from problem
 
 
 def decode_utf8(

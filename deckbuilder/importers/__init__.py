@@ -14,9 +14,8 @@ from typing import Protocol
 
 from deckbuilder.errors import ExportFormatError
 from deckbuilder.importers.write import to_markdown
-from deckbuilder.model import Location
 from deckbuilder.report import Diagnostic
-from deckbuilder.sources import decode_utf8
+from deckbuilder.sources import decode_utf8, read_input
 
 __all__ = [
     "ImportedCard",
@@ -64,14 +63,7 @@ class Importer(Protocol):
 
 def read_export(path: Path, importer: Importer) -> ImportedDeck:
     """Read the export at `path` with `importer`: UTF-8, a byte-order mark allowed."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ExportFormatError(
-            f"cannot read export: {error.strerror}",
-            Location(path, 1),
-            "check that the file exists and is readable",
-        ) from error
+    data = read_input(path, ExportFormatError, "export")
     text = decode_utf8(
         data,
         path,
