@@ -5,8 +5,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 # anki.collection must come first: importing anki.cards first is a circular import.
 from anki.collection import (
@@ -266,3 +269,26 @@ def chromium(page: Path, width: int, *action: str, fragment: str = "") -> str:
         command, capture_output=True, text=True, timeout=60, check=True
     )
     return done.stdout
+
+
+def card_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """Make `pytester`'s folder a card project with the repository's strict settings."""
+    pytester.makepyprojecttoml(
+        """
+        [tool.pytest.ini_options]
+        addopts = ["--strict-markers", "--strict-config", "-ra", "-pno:cacheprovider"]
+        filterwarnings = ["error"]
+        xfail_strict = true
+        """
+    )
+    (pytester.path / "cards").mkdir()
+    (pytester.path / "code_snippets").mkdir()
+    return pytester
+
+
+def write(project: pytest.Pytester, path: str, text: str) -> Path:
+    """Write a dedented file under the project and return its path."""
+    target = project.path / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return target

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import random
-import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import card_project, write
 
 from deckbuilder import outputs
 from deckbuilder.errors import SourceError
@@ -19,26 +19,7 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A project with the repository's strict pytest settings and empty folders."""
-    pytester.makepyprojecttoml(
-        """
-        [tool.pytest.ini_options]
-        addopts = ["--strict-markers", "--strict-config", "-ra", "-pno:cacheprovider"]
-        filterwarnings = ["error"]
-        xfail_strict = true
-        """
-    )
-    (pytester.path / "cards").mkdir()
-    (pytester.path / "code_snippets").mkdir()
-    return pytester
-
-
-def write(project: pytest.Pytester, path: str, text: str) -> Path:
-    """Write a dedented file under the project and return its path."""
-    target = project.path / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return target
+    return card_project(pytester)
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import card_project, write
 
 from deckbuilder import Options, build
 from deckbuilder.pytest_plugin import DEFAULT_MEMORY, parse_size
@@ -33,25 +34,7 @@ assert sum([1, 2]) == 3
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A project with the repository's strict pytest settings and empty folders."""
-    pytester.makepyprojecttoml(
-        """
-        [tool.pytest.ini_options]
-        addopts = ["--strict-markers", "--strict-config", "-ra", "-pno:cacheprovider"]
-        filterwarnings = ["error"]
-        xfail_strict = true
-        """
-    )
-    (pytester.path / "cards").mkdir()
-    (pytester.path / "code_snippets").mkdir()
-    return pytester
-
-
-def write(project: pytest.Pytester, path: str, text: str) -> Path:
-    target = project.path / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return target
+    return card_project(pytester)
 
 
 def run_card(
