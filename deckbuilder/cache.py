@@ -18,12 +18,13 @@ import functools
 import hashlib
 import json
 import sqlite3
+import types
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
 from deckbuilder.model import Card, Location
 from deckbuilder.options import Options
@@ -385,6 +386,9 @@ def _decoder(kind: Any) -> Decoder:
     origin, arguments = typing.get_origin(kind), typing.get_args(kind)
     if kind in (str, int, bool):
         return functools.partial(_exactly, kind)
+    if origin in (Union, types.UnionType) and type(None) in arguments:
+        (inner,) = [argument for argument in arguments if argument is not type(None)]
+        return functools.partial(_optional, _decoder(inner))
     if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
         return functools.partial(_tuple, _decoder(arguments[0]))
     if kind is Path:
@@ -393,6 +397,10 @@ def _decoder(kind: Any) -> Decoder:
         fields = {name: _decoder(hint) for name, hint in _hints(kind).items()}
         return functools.partial(_dataclass, kind, fields)
     return functools.partial(_refuse, kind)
+
+
+def _optional(decode: Decoder, value: object) -> object:
+    return None if value is None else decode(value)
 
 
 def _exactly(kind: type, value: object) -> object:

@@ -10,7 +10,7 @@ import yaml
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Location, location_at
 
-KEYS = ("deck", "tags", "type", "setup", "css")
+KEYS = ("deck", "tags", "type", "setup", "css", "note-type")
 
 
 class _BadKey(yaml.YAMLError):

@@ -6,6 +6,10 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deckbuilder.notetypes import NoteType
 
 NOTE_TYPES = ("basic", "reversed", "cloze", "type-in")
 """Note types a card may name; the first is the default."""
@@ -45,6 +49,17 @@ class CodeBlock:
 
 
 @dataclass(frozen=True)
+class Field:
+    """A named field of a card whose note type is an Anki note type file."""
+
+    name: str
+    text: str
+    """Markdown of the field."""
+    line: int
+    """Source line where the field's Markdown starts."""
+
+
+@dataclass(frozen=True)
 class Card:
     """One card: a question, an answer and what the source says about them."""
 
@@ -70,12 +85,22 @@ class Card:
     """Source line of the card's metadata comment, if it has one."""
     css: str = ""
     """The deck's own CSS from the front matter's `css`, scoped to the deck."""
+    guid: str | None = None
+    """The Anki GUID the card's note keeps, when the source gives one."""
+    anki_note_type: NoteType | None = None
+    """The Anki note type file the card names, if any; else deckbuilder's own."""
+    fields: tuple[Field, ...] = ()
+    """Further fields of an Anki note type, after the question and the answer."""
 
     @property
     def id(self) -> str:
         """Return the card's stable id: the explicit one, or one derived from text."""
         if self.explicit_id is not None:
             return self.explicit_id
+        if self.guid is not None:
+            # The note's identity in Anki, so editing the question keeps the id.
+            digest = hashlib.sha256(f"anki guid\x1f{self.guid}".encode()).hexdigest()
+            return digest[:12]
         return derive_id(self.deck, self.question)
 
     @property
@@ -94,7 +119,11 @@ class Card:
     @property
     def is_complete(self) -> bool:
         # A cloze card's question holds the clozes; its answer is optional extra.
-        return self.has_question and (self.has_answer or self.note_type == "cloze")
+        if self.note_type == "cloze":
+            return self.has_question
+        if self.anki_note_type is not None and len(self.anki_note_type.fields) < 2:
+            return self.has_question  # a note type with one field has no answer
+        return self.has_question and self.has_answer
 
     def replace(self, **changes: object) -> Card:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -39,9 +39,20 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
         media.update((file.name, file) for file in linked.files)
         return linked.html
 
-    front = render(card.question, card.question_line, cloze=card.note_type == "cloze")
+    cloze = card.note_type == "cloze"
+    front = render(card.question, card.question_line, cloze=cloze)
     back, extra = "", ""
-    if card.note_type == "type-in":
+    fields: tuple[str, ...] = ()
+    if card.anki_note_type is not None:
+        back = render(card.answer, card.answer_line, cloze=cloze)
+        given = {
+            field.name: render(field.text, field.line, cloze=cloze)
+            for field in card.fields
+        }
+        names = card.anki_note_type.fields
+        fields = (front, back, *(given.get(name, "") for name in names[2:]))
+        fields = fields[: len(names)]
+    elif card.note_type == "type-in":
         typed, _, rest = card.answer.partition("\n")
         if any(block.location.line == card.answer_line for block in card.blocks):
             diagnostics.append(_typed_answer_is_code(card))
@@ -54,7 +65,7 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
     # A cloze that is never closed has been reported; "no cloze" would repeat it.
     reported = any(d.severity is Severity.ERROR for d in diagnostics)
     if card.note_type == "cloze" and card.has_question and not reported:
-        if not cloze_numbers(front):
+        if not cloze_numbers(front) and not any(map(cloze_numbers, fields[1:])):
             diagnostics.append(_no_cloze(card, in_answer=bool(cloze_numbers(back))))
 
     tags = card.tags
@@ -66,6 +77,8 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
             extra = banner + extra
         else:
             back = banner + back
+        if fields:
+            fields = (front, *fields[1:])
     note = Note(
         card_id=card.id,
         deck=card.deck,
@@ -77,6 +90,9 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
         tags=tags,
         media=tuple(media[name] for name in sorted(media)),
         css=card.css,
+        guid=card.guid,
+        anki_note_type=card.anki_note_type,
+        fields=fields,
     )
     return note, diagnostics
 

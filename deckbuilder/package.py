@@ -20,6 +20,7 @@ from deckbuilder.cloze import cloze_numbers
 from deckbuilder.files import stage
 from deckbuilder.media import MediaFile
 from deckbuilder.model import Location
+from deckbuilder.notetypes import NoteType
 
 # Fixed forever: Anki matches note types by id, and updates an existing note only when
 # the incoming note has the same note type with the same fields and templates. So
@@ -90,6 +91,12 @@ class Note:
     """Images and sounds the fields refer to by their names in the package."""
     css: str = ""
     """The deck's own CSS, scoped to the deck; the note type holds every deck's."""
+    guid: str | None = None
+    """The Anki GUID the source gives the note; else one derived from the card id."""
+    anki_note_type: NoteType | None = None
+    """The Anki note type file the card names; else deckbuilder's own note type."""
+    fields: tuple[str, ...] = ()
+    """Every field of an Anki note type's note, in the note type's order."""
 
     @property
     def source(self) -> str:
@@ -133,6 +140,8 @@ def stage_package(
     import genanki
 
     models = _models(css)
+    for note_type in {n.anki_note_type for n in notes if n.anki_note_type}:
+        models[note_type.path] = _anki_model(note_type)
     decks: dict[str, genanki.Deck] = {}
     for note in notes:
         if note.deck not in decks:
@@ -147,10 +156,16 @@ def stage_package(
         return stage(path, lambda staged: _write(package, staged, timestamp, media))
 
 
-def _genanki_note(note: Note, models: dict[str, object]) -> object:
+def _genanki_note(note: Note, models: dict[object, object]) -> object:
     import genanki
 
-    common = {"tags": list(note.tags), "guid": note_guid(note.card_id)}
+    common = {"tags": list(note.tags), "guid": note.guid or note_guid(note.card_id)}
+    if note.anki_note_type is not None:
+        model = models[note.anki_note_type.path]
+        if note.anki_note_type.cloze:
+            numbers = sorted(set(cloze_numbers("".join(note.fields))))
+            return _cloze_note_class()(model, list(note.fields), numbers, **common)
+        return genanki.Note(model=model, fields=list(note.fields), **common)
     if note.note_type == "cloze":
         fields = [note.front, note.back, note.source]
         numbers = cloze_numbers(note.front)
@@ -163,7 +178,38 @@ def _genanki_note(note: Note, models: dict[str, object]) -> object:
     return genanki.Note(model=models["basic"], fields=fields, **common)
 
 
-def _models(css: str) -> dict[str, object]:
+def _anki_model(note_type: NoteType) -> object:
+    """Return the genanki model of an Anki note type file, as Anki has it."""
+    import genanki
+
+    from deckbuilder.highlight import code_colours
+
+    return genanki.Model(
+        note_type.id,
+        note_type.name,
+        fields=[{"name": name} for name in note_type.fields],
+        templates=[
+            {"name": t.name, "qfmt": t.front, "afmt": t.back}
+            for t in note_type.templates
+        ],
+        # The note type's own styling, then the colours of highlighted code, which
+        # fields rendered from Markdown use; marked so an import can take them off.
+        css=(
+            f"{note_type.css.rstrip()}\n{CODE_CSS_START}\n{code_colours()}"
+            f"{CODE_CSS_END}\n"
+        ),
+        model_type=(
+            genanki.Model.CLOZE if note_type.cloze else genanki.Model.FRONT_BACK
+        ),
+        sort_field_index=note_type.sort_field,
+    )
+
+
+CODE_CSS_START = "/* deckbuilder: code colours */"
+CODE_CSS_END = "/* deckbuilder: end of code colours */"
+
+
+def _models(css: str) -> dict[object, object]:
     """Return the note type of each kind of card, by kind."""
     import genanki
 

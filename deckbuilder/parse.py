@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from deckbuilder.model import (
     Card,
     CardFile,
     CodeBlock,
+    Field,
     Location,
     location_at,
 )
+from deckbuilder.notetypes import NoteType, load_note_type
 from deckbuilder.options import Options
 from deckbuilder.regions import included_code
 from deckbuilder.report import Diagnostic, Severity
@@ -31,7 +34,11 @@ _METADATA = re.compile(r"^\s*<!--(?P<body>.*?)-->\s*$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SEPARATOR = "???"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_METADATA_KEYS = ("id", "tags", "type", "setup")
+_METADATA_KEYS = ("id", "tags", "type", "setup", "guid", "note-type")
+_FIELD = re.compile(r"^\s*<!--\s*field:(?P<name>.*?)-->\s*$")
+# An Anki GUID may hold any printable ASCII but space, `"` and `\\`; these would end
+# a metadata entry or the comment, so the card file writes them percent-encoded.
+_GUID = re.compile(r"^[!#-\[\]-~]+$")
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,17 @@ class _FileParser:
         self.note_type = _note_type(
             settings.get("type", NOTE_TYPES[0]), self._at_key("type")
         )
+        self.anki_note_type: NoteType | None = None
+        if "note-type" in settings:
+            self.anki_note_type = load_note_type(
+                settings["note-type"], path, self._at_key("note-type")
+            )
+            if self._at_key("type").line > 1:
+                raise SourceError(
+                    "front matter sets both `type` and `note-type`",
+                    self._at_key("type"),
+                    "delete `type`: the note type file says what kind of card it is",
+                )
         self.setup = _names(settings.get("setup"), self._at_key("setup"), "setup")
         self.css = (
             read_deck_css(settings["css"], path, self.deck, self._at_key("css"))
@@ -183,20 +201,33 @@ class _FileParser:
             metadata = self._metadata(comment["body"], Location(self.path, body + 1))
             metadata_line = body + 1
             body += 1
+        markers = [
+            index
+            for index in range(body, end)
+            if not self.in_fence[index] and _FIELD.match(self.lines[index])
+        ]
         question, answer, answer_start = self._split_question(
-            title, body, end, location
+            title, body, markers[0] if markers else end, location
         )
         # Problems with the card's own tags are on its metadata line.
         where = Location(self.path, metadata_line) if metadata_line else location
         try:
+            anki_note_type = self._anki_note_type(metadata, where)
+            if anki_note_type is None:
+                note_type = _note_type(metadata.get("type", self.note_type), location)
+            else:
+                note_type = "cloze" if anki_note_type.cloze else NOTE_TYPES[0]
             return Card(
                 location=location,
                 question=question,
                 answer=answer,
                 deck=self.deck,
                 tags=_merge(self.tags, _tags(metadata.get("tags"), where)),
-                note_type=_note_type(metadata.get("type", self.note_type), location),
+                note_type=note_type,
                 explicit_id=self._explicit_id(metadata, location),
+                guid=_guid(metadata.get("guid"), where),
+                anki_note_type=anki_note_type,
+                fields=self._fields(markers, end, anki_note_type, bool(answer)),
                 question_line=start + 1,
                 answer_line=answer_start + 1,
                 blocks=self._blocks(start, end),
@@ -207,6 +238,62 @@ class _FileParser:
         except SourceError as error:
             self._error(error)
             return None
+
+    def _anki_note_type(
+        self, metadata: dict[str, str], where: Location
+    ) -> NoteType | None:
+        if "note-type" not in metadata:
+            return self.anki_note_type
+        if "type" in metadata:
+            raise SourceError(
+                "card metadata sets both `type` and `note-type`",
+                where,
+                "delete `type`: the note type file says what kind of card it is",
+            )
+        return load_note_type(metadata["note-type"], self.path, where)
+
+    def _fields(
+        self,
+        markers: list[int],
+        end: int,
+        note_type: NoteType | None,
+        has_answer: bool,
+    ) -> tuple[Field, ...]:
+        if note_type is not None and len(note_type.fields) < 2 and has_answer:
+            raise SourceError(
+                f"note type {note_type.name!r} has one field, so the card has no "
+                "answer",
+                Location(self.path, markers[0] + 1 if markers else end),
+                "move the text into the question, above a `???` line",
+            )
+        fields: list[Field] = []
+        for marker, stop in zip(markers, [*markers[1:], end], strict=False):
+            location = Location(self.path, marker + 1)
+            match = _FIELD.match(self.lines[marker])
+            assert match is not None
+            name = match["name"].strip()
+            if note_type is None:
+                raise SourceError(
+                    "field sections need an Anki note type",
+                    location,
+                    "name a note type file with `note-type:` in the front matter or "
+                    "the card's metadata, or delete the `<!-- field: ... -->` line",
+                )
+            if name not in note_type.fields[2:]:
+                raise SourceError(
+                    f"note type {note_type.name!r} has no field {name!r} after its "
+                    "first two",
+                    location,
+                    "the question and the answer fill the first two fields; name one "
+                    f"of: {', '.join(note_type.fields[2:]) or '(none)'}",
+                )
+            if any(field.name == name for field in fields):
+                raise SourceError(
+                    f"field {name!r} is given twice", location, "keep one section"
+                )
+            text_line = self._first_text_line(marker + 1, stop)
+            fields.append(Field(name, self._text(marker + 1, stop), text_line + 1))
+        return tuple(fields)
 
     def _split_question(
         self, title: str, body: int, end: int, location: Location
@@ -395,6 +482,20 @@ def _note_type(value: object, location: Location) -> str:
         )
     assert isinstance(value, str)
     return value
+
+
+def _guid(value: str | None, location: Location) -> str | None:
+    if value is None:
+        return None
+    guid = urllib.parse.unquote(value)
+    if not _GUID.match(guid):
+        raise SourceError(
+            f"guid {value!r} is not an Anki GUID",
+            location,
+            "keep the guid as the import wrote it; delete it to give the card a new "
+            "note",
+        )
+    return guid
 
 
 def _names(value: object, location: Location, key: str) -> tuple[str, ...]:
