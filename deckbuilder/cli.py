@@ -267,54 +267,76 @@ def init(
     typer.echo(f"next: {go}deckbuilder build && pytest", err=True)
 
 
-import_app = typer.Typer(
-    help="Convert decks exported by other tools into card files.",
-    no_args_is_help=True,
-)
-app.add_typer(import_app, name="import")
-
-
-@import_app.command("brainscape")
-def import_brainscape(
-    export: Annotated[Path, typer.Argument(help="The site's text export (.txt).")],
+@app.command("import")
+def import_export(
+    export_format: Annotated[
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="The export's format: apkg, colpkg, anki-text or brainscape.",
+        ),
+    ],
+    export: Annotated[Path, typer.Argument(help="The exported file.")],
     out: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
-            "--out", "-o", help="Card file to write; by default print to stdout."
+            "--out",
+            "-o",
+            help="Folder to write one card file per deck into (with note-types/ and "
+            "media/), or a .md card file for an export of one deck. By default an "
+            "export of one deck without media is printed to stdout.",
         ),
     ] = None,
     deck: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Deck name; by default the --out file's name, or the title."),
+        typer.Option(
+            help="Deck name for an export of one deck; by default the export's own, "
+            "else the --out file's name or the title."
+        ),
     ] = None,
     tag: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option("--tag", help="Tag for every card; repeat for more."),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite an existing --out file.")
+        bool, typer.Option("--force", help="Replace files that already exist.")
     ] = False,
 ) -> None:
-    """Convert a Brainscape text export into a card file."""
-    from deckbuilder.files import replace_file
-    from deckbuilder.importers import brainscape, read_export, to_markdown
+    """Convert a deck exported by Anki or a flashcard site into card files."""
+    from deckbuilder.importers import importer
+    from deckbuilder.importers.write import to_markdown, write_import
 
-    if out is not None and out.exists() and not force:
-        typer.echo(
-            f"{out}: error: file exists (choose another --out, or pass --force)",
-            err=True,
-        )
-        raise typer.Exit(1)
-    imported = _run(lambda: read_export(export, brainscape.parse))
-    name = deck or (out.stem if out is not None else imported.title) or export.stem
-    text = _run(lambda: to_markdown(imported, deck_name=name, tags=tag or []))
-    report = Report(diagnostics=list(imported.diagnostics))
-    _print_diagnostics(report)
+    read = _run(lambda: importer(export_format))
+    with _progress(Format.TEXT) as progress:
+        imported = _run(lambda: read(export, progress))
+    _print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
+    cards = f"{imported.card_count} cards"
     if out is None:
-        typer.echo(text, nl=False)
-    else:
-        _run(lambda: replace_file(out, text.encode()))
-        typer.echo(f"wrote {out}: {len(imported.cards)} cards", err=True)
+        if len(imported.decks) != 1 or imported.media or imported.note_types:
+            typer.echo(
+                f"{export}: error: the export holds {len(imported.decks)} decks, "
+                f"{len(imported.note_types)} Anki note types and "
+                f"{len(imported.media)} media files (give --out a folder to write "
+                "them to)",
+                err=True,
+            )
+            raise typer.Exit(1)
+        (only,) = imported.decks
+        name = deck or only.name or only.title or export.stem
+        typer.echo(to_markdown(only, deck_name=name, tags=tag or []), nl=False)
+        return
+    written = _run(
+        lambda: write_import(
+            imported, out, source=export, deck_name=deck, tags=tag or [], force=force
+        )
+    )
+    for path in written.card_files:
+        typer.echo(f"wrote {path}")
+    extras = [
+        _count(len(written.note_type_files), "note type file"),
+        _count(len(written.media_files), "media file"),
+    ]
+    typer.echo(f"imported {cards} into {out} ({', '.join(extras)})", err=True)
 
 
 def _source_date_epoch() -> int | None:

@@ -180,7 +180,7 @@ def test_import_brainscape_writes_a_card_file_that_builds(project: Path) -> None
 
     assert result.exit_code == 0
     assert result.stderr.count("warning: card") == 3
-    assert "wrote cards/gans.md: 11 cards" in result.stderr
+    assert "imported 11 cards into cards/gans.md" in result.stderr
     text = (project / "cards" / "gans.md").read_text()
     assert text.startswith("---\ndeck: gans\ntags: [gans]\n---\n")
     built = run("build", "cards/gans.md")
@@ -195,7 +195,7 @@ def test_import_refuses_to_overwrite_without_force(project: Path) -> None:
     forced = run("import", "brainscape", str(SEED), "-o", str(target), "--force")
 
     assert refused.exit_code == 1
-    assert "file exists" in refused.stderr
+    assert f"{target}:1:1: error: file already exists" in refused.stderr
     assert forced.exit_code == 0
     assert "Cool uses for GANS" in target.read_text()
 
@@ -283,12 +283,35 @@ def test_ids_writes_through_a_symlinked_card_file(project: Path) -> None:
     assert "<!-- id: " in real.read_text()
 
 
-def test_import_into_a_folder_is_an_error_without_traceback(project: Path) -> None:
-    result = run("import", "brainscape", str(SEED), "-o", "cards", "--force")
+def test_import_onto_a_folder_is_an_error_without_traceback(project: Path) -> None:
+    (project / "cards" / "gans.md").mkdir()
+
+    result = run("import", "brainscape", str(SEED), "-o", "cards/gans.md", "--force")
 
     assert result.exit_code == 1
-    assert "error: cards is a folder" in result.stderr
+    assert "cards/gans.md:1:1: error: cards/gans.md is a folder" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_import_into_a_folder_writes_a_card_file_named_after_the_deck(
+    project: Path,
+) -> None:
+    result = run("import", "brainscape", str(SEED), "-o", "imported")
+
+    assert result.exit_code == 0, result.output
+    written = project / "imported/gans-generative-adversarial-networks-flashcards.md"
+    assert result.stdout == f"wrote {written.relative_to(project)}\n"
+    assert "deck: GANS' (Generative Adversarial Networks) Flashcards" in (
+        written.read_text(encoding="utf-8")
+    )
+
+
+def test_import_of_an_unknown_format_names_the_known_ones(project: Path) -> None:
+    result = run("import", "supermemo", str(SEED))
+
+    assert result.exit_code == 1
+    assert "error: unknown export format 'supermemo' (use one of: " in result.stderr
+    assert "brainscape" in result.stderr
 
 
 def run_json(*args: str) -> tuple[int, dict[str, Any], str]:

@@ -9,13 +9,9 @@ from pathlib import Path
 import pytest
 
 from deckbuilder.errors import ExportFormatError
-from deckbuilder.importers import (
-    ImportedCard,
-    ImportedDeck,
-    read_export,
-    to_markdown,
-)
-from deckbuilder.importers.brainscape import parse
+from deckbuilder.importers import ImportedCard, ImportedDeck
+from deckbuilder.importers.write import to_markdown
+from deckbuilder.importers.formats.brainscape import parse, read
 from deckbuilder.report import Severity
 
 DATA = Path(__file__).parent / "data" / "import"
@@ -236,14 +232,15 @@ def test_multi_line_question_uses_the_separator() -> None:
     )
 
 
-def test_read_export_decodes_utf8_and_locates_bad_bytes(tmp_path: Path) -> None:
+def test_read_decodes_utf8_and_locates_bad_bytes(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
     good.write_bytes(b"\xef\xbb\xbfDeck\r\n1\r\nQ\r\nq\r\nA\r\na\r\n")
     bad.write_bytes(b"Deck\n1\nQ\nq\xff\n")
 
-    assert read_export(good, parse).cards == (ImportedCard(1, "q", "a", 2),)
+    (deck,) = read(good).decks
+    assert deck.cards == (ImportedCard(1, "q", "a", 2),)
     with pytest.raises(ExportFormatError) as caught:
-        read_export(bad, parse)
+        read(bad)
     assert re.fullmatch(
         r".*bad\.txt:4:2: error: export is not valid UTF-8.*", str(caught.value)
     )

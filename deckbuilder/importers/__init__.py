@@ -1,74 +1,160 @@
-"""Read decks exported by other flashcard tools, to be written out as a card file.
+"""Read decks exported by other flashcard tools, to be written out as card files.
 
-An importer turns the text of one export into an `ImportedDeck` whose questions and
-answers are already Markdown; `to_markdown` then writes that deck as a card file in the
-format of docs/card-format.md. Importers keep every word of the export and add none:
-a card that is empty on one side stays empty and is reported as a warning.
+Each export format is one module in `deckbuilder.importers.formats`, named after the
+format (`anki_text.py` is the format `anki-text`), with a `read(path, progress)`
+function that returns an `Imported`: decks whose questions and answers are already
+Markdown, plus the Anki note types and media files they use. `write_import` then
+writes that as card files in the format of docs/card-format.md. Adding a format is
+adding one module there.
+
+Importers keep every word of the export and add none: a card that is empty on one
+side stays empty and is reported as a warning. Imported content is untrusted: active
+HTML is removed and reported, and nothing is written outside the output folder.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from deckbuilder.errors import ExportFormatError
-from deckbuilder.importers.write import to_markdown
+from deckbuilder.notetypes import NoteType
+from deckbuilder.options import Progress
 from deckbuilder.report import Diagnostic
 from deckbuilder.sources import decode_utf8, read_input
 
 __all__ = [
+    "Imported",
     "ImportedCard",
     "ImportedDeck",
+    "ImportedMedia",
     "Importer",
-    "read_export",
-    "to_markdown",
+    "format_names",
+    "importer",
+    "read_text",
 ]
 
 
 @dataclass(frozen=True)
 class ImportedCard:
-    """One card of an export, its two sides converted to Markdown."""
+    """One card (or Anki note) of an export, its sides converted to Markdown."""
 
     number: int
-    """The card's number in the export."""
+    """The card's number in the export (its position, from 1, where it has none)."""
     question: str
     """Markdown of the question, "" when the export has none."""
     answer: str
     """Markdown of the answer, "" when the export has none."""
     line: int
-    """The 1-based line of the export where the card starts."""
+    """The 1-based line of the export where the card starts; 1 in a binary file."""
+    tags: tuple[str, ...] = ()
+    type: str = ""
+    """deckbuilder's note type for the card (`reversed`, `cloze`, ...); "" for the
+    default. Ignored when `note_type` names an Anki note type."""
+    guid: str = ""
+    """The Anki GUID to keep, so that building the card updates the same note."""
+    note_type: int = 0
+    """The id of the Anki note type (in `Imported.note_types`) the card keeps; 0 for
+    deckbuilder's own note types."""
+    fields: tuple[tuple[str, str], ...] = ()
+    """Further fields of the Anki note type, after the first two: (name, Markdown)."""
 
 
 @dataclass(frozen=True)
 class ImportedDeck:
-    """What an importer read from one export."""
+    """One deck of an export."""
 
     title: str
     """The export's title as plain text, "" when it has none."""
     cards: tuple[ImportedCard, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
-    """Warnings about the export's content, such as cards with an empty side."""
+    """Warnings about the deck's content, such as cards with an empty side."""
+    name: str = ""
+    """The deck's full name (`Languages::Spanish`), "" when the export names none."""
+
+
+@dataclass(frozen=True)
+class ImportedMedia:
+    """A media file the cards use: its name under `media/`, and how to read it."""
+
+    name: str
+    read: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """Everything an importer read from one export."""
+
+    decks: tuple[ImportedDeck, ...]
+    note_types: tuple[NoteType, ...] = ()
+    """Anki note types the cards keep; each `path` is only a placeholder."""
+    media: tuple[ImportedMedia, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """Warnings about the export as a whole, such as removed scripts."""
+
+    @property
+    def card_count(self) -> int:
+        return sum(len(deck.cards) for deck in self.decks)
+
+    @property
+    def all_diagnostics(self) -> tuple[Diagnostic, ...]:
+        decks = tuple(d for deck in self.decks for d in deck.diagnostics)
+        return (*self.diagnostics, *decks)
+
+
+MEDIA_FOLDER = "media"
+"""Where media files go, relative to the card files that use them."""
+NOTE_TYPE_FOLDER = "note-types"
+"""Where Anki note type files go, relative to the card files."""
 
 
 class Importer(Protocol):
-    """Read the text of one export; `source` is only used to locate problems.
+    """Read one export; `progress(step, done, total)` hears about long steps.
 
-    Raises ExportFormatError, located in `source`, when the text is not in the
+    Raises ExportFormatError, located in `path`, when the file is not in the
     importer's format.
     """
 
-    def __call__(self, text: str, source: Path) -> ImportedDeck: ...
+    def __call__(self, path: Path, progress: Progress | None = None) -> Imported: ...
 
 
-def read_export(path: Path, importer: Importer) -> ImportedDeck:
-    """Read the export at `path` with `importer`: UTF-8, a byte-order mark allowed."""
+def format_names() -> list[str]:
+    """Return the names of the export formats there are importers for."""
+    package = importlib.import_module("deckbuilder.importers.formats")
+    return sorted(
+        module.name.replace("_", "-")
+        for module in pkgutil.iter_modules(package.__path__)
+        if not module.name.startswith("_")
+    )
+
+
+def importer(name: str) -> Importer:
+    """Return the importer of the format called `name` (see `format_names()`)."""
+    if name not in format_names():
+        raise ExportFormatError(
+            f"unknown export format {name!r}",
+            None,
+            f"use one of: {', '.join(format_names())}",
+        )
+    module = importlib.import_module(
+        f"deckbuilder.importers.formats.{name.replace('-', '_')}"
+    )
+    return cast(Importer, module.read)
+
+
+def read_text(path: Path) -> str:
+    """Return the text of a text export: UTF-8, a byte-order mark allowed, with
+    `\\n` line endings."""
     data = read_input(path, ExportFormatError, "export")
-    text = decode_utf8(
+    return decode_utf8(
         data,
         path,
         ExportFormatError,
         "export",
         "export the deck again as UTF-8 text, or convert the file to UTF-8",
     )
-    return importer(text, path)
+

@@ -31,9 +31,10 @@ import re
 from pathlib import Path
 
 from deckbuilder.errors import ExportFormatError
-from deckbuilder.importers import ImportedCard, ImportedDeck
+from deckbuilder.importers import Imported, ImportedCard, ImportedDeck, read_text
 from deckbuilder.importers.plaintext import to_markdown
 from deckbuilder.model import Location
+from deckbuilder.options import Progress
 from deckbuilder.report import Diagnostic, Severity
 
 _RATING = (
@@ -51,6 +52,11 @@ _REMEDY = (
     "import a Brainscape text export: a title line, then cards that each start with "
     "their number on one line and `Q` on the next"
 )
+
+
+def read(path: Path, progress: Progress | None = None) -> Imported:
+    """Read the Brainscape text export at `path`."""
+    return Imported((parse(read_text(path), path),))
 
 
 def parse(text: str, source: Path) -> ImportedDeck:

@@ -1,0 +1,1 @@
+"""One module per export format; the module's name is the format's name."""
