@@ -1,0 +1,659 @@
+"""Convert the HTML of one Anki field into card Markdown, removing anything unsafe.
+
+Anki stores every field as HTML written by its editor: a `<div>` or a `<br>` per line,
+`&nbsp;` for spaces, MathJax between `\\(` and `\\)`, `[sound:...]` tags and cloze
+markers in the text. The field comes from someone else's package, so it is untrusted:
+scripts, event handlers and `javascript:` links are removed and reported before the
+rest is converted, and every piece of text is escaped so that it shows as written.
+
+Known limitations: math and `[sound:...]` are found only within one run of text (not
+across tags such as `\\(x<sup>2</sup>\\)`); trailing spaces on code lines are dropped;
+a table with block content in its cells keeps only the text, on `<br>`-separated
+lines; styling (colours, fonts, alignment) is lost, as Markdown has none.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PageElement, PreformattedString, Tag
+from markdownify import MarkdownConverter
+
+from deckbuilder.importers.plaintext import escape
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A field's Markdown, what was removed as unsafe, and the media it refers to."""
+
+    markdown: str
+    """The Markdown, without leading or trailing blank lines."""
+    removed: tuple[str, ...]
+    """One phrase per unsafe thing removed, such as "<script> element"."""
+    media: tuple[str, ...]
+    """Names of the images and sounds used, as the field writes them (unescaped and
+    unquoted), in order of first use, once each; web addresses are not media."""
+
+
+def to_markdown(
+    html: str,
+    *,
+    media_path: Callable[[str], str] = lambda name: name,
+    cloze: bool = False,
+) -> Converted:
+    """Return the Markdown for one field of an Anki note.
+
+    `media_path` maps a media name of the field to the path the Markdown refers to.
+    With `cloze`, the field is a cloze note's text: braces inside its clozes are
+    written so that our renderer ends each cloze where Anki does.
+    """
+    soup = BeautifulSoup(_strip_markers(html), "html.parser")
+    removed = _sanitise(soup)
+    _fill_rowspans(soup)
+    soup.smooth()  # removed elements may leave neighbouring strings that read as one
+
+    converter = _Converter(media_path, cloze)
+    markdown = converter.convert_soup(soup)
+    return Converted(_tidy(markdown, converter.stash), tuple(removed), converter.media)
+
+
+# Sanitising ----------------------------------------------------------------------
+
+_ACTIVE = frozenset(
+    {
+        "script", "noscript", "style", "template", "iframe", "frame", "frameset",
+        "object", "embed", "applet", "param", "form", "input", "button", "select",
+        "textarea", "link", "meta", "base", "svg",
+    }
+)  # fmt: skip
+"""Elements removed with everything inside: they run code, load pages or take input,
+and none of them has a Markdown form (styling is lost in Markdown anyway)."""
+
+_BAD_SCHEMES = ("javascript", "vbscript", "data")
+_URL_ATTRIBUTES = ("href", "src")
+# Browsers ignore control characters and whitespace anywhere in a scheme.
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def _sanitise(soup: BeautifulSoup) -> list[str]:
+    removed: list[str] = []
+    for element in list(soup.descendants):
+        if isinstance(element, PreformattedString):
+            element.extract()  # comments, <!DOCTYPE>, <?...?>, CDATA: never shown
+    for tag in soup.find_all(True):
+        if tag.decomposed:
+            continue  # inside an element removed already
+        if tag.name in _ACTIVE:
+            removed.append(f"<{tag.name}> element")
+            tag.decompose()
+            continue
+        removed += _sanitise_attributes(tag)
+    return removed
+
+
+def _sanitise_attributes(tag: Tag) -> list[str]:
+    removed: list[str] = []
+    for name in list(tag.attrs):
+        if name.lower().startswith("on"):
+            removed.append(f"{name} attribute of <{tag.name}>")
+            del tag[name]
+        elif name.lower() in _URL_ATTRIBUTES:
+            scheme = _bad_scheme(str(tag.get(name, "")))
+            if scheme is not None:
+                kind = "image" if tag.name == "img" else "link"
+                removed.append(f"{scheme}: {kind}")
+                del tag[name]
+    return removed
+
+
+def _bad_scheme(url: str) -> str | None:
+    # The parser has unescaped character references (`jav&#x09;ascript:`) already.
+    normalised = _IGNORED_IN_SCHEME.sub("", url).lower()
+    for scheme in _BAD_SCHEMES:
+        if normalised.startswith(scheme + ":"):
+            return scheme
+    return None
+
+
+def _fill_rowspans(soup: BeautifulSoup) -> None:
+    """Give rows an empty cell where a cell above spans down, as Markdown cannot."""
+    for table in soup.find_all("table"):
+        spanning: dict[int, int] = {}  # column -> rows it still covers
+        for row in _rows(table):
+            column = 0
+            for cell in list(row.find_all(["td", "th"], recursive=False)):
+                while spanning.get(column, 0) > 0:
+                    cell.insert_before(soup.new_tag("td"))
+                    spanning[column] -= 1
+                    column += 1
+                rows = _span(cell, "rowspan")
+                for covered in range(column, column + _span(cell, "colspan")):
+                    spanning[covered] = rows - 1
+                column += _span(cell, "colspan")
+            while spanning.get(column, 0) > 0:
+                row.append(soup.new_tag("td"))
+                spanning[column] -= 1
+                column += 1
+
+
+def _rows(table: Tag) -> Iterable[Tag]:
+    for child in table.find_all("tr"):
+        if child.find_parent("table") is table:
+            yield child
+
+
+def _span(cell: Tag, attribute: str) -> int:
+    value = str(cell.get(attribute, "1")).strip()
+    return max(1, min(int(value), 100)) if value.isdigit() else 1
+
+
+# Conversion ----------------------------------------------------------------------
+
+# Noncharacters (never interchanged as text) mark what only the end can decide.
+_BR = "\ufdd0"
+"""A `<br>`: ends the line, or makes an empty line when the line is empty."""
+_EDGE = "\ufdd1"
+"""The start or end of a `<div>`: ends the line unless it is empty."""
+_CELL = "\ufdd2"
+_ROW = "\ufdd3"
+_STASH = "\ufdd4"
+"""Opens and closes the number of a code block kept aside until the end."""
+_MARKERS = re.compile("[\ufdd0-\ufdd4]")
+
+_BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt",
+        "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
+        "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot",
+        "th", "thead", "tr", "ul", "br",
+    }
+)  # fmt: skip
+_KEPT_INLINE = {
+    "u": "u", "ins": "u", "sub": "sub", "sup": "sup", "kbd": "kbd", "mark": "mark",
+    "s": "s", "strike": "s", "del": "del",
+}  # fmt: skip
+"""Tags with no Markdown form, kept as inline HTML without their attributes."""
+
+_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+_BACKTICKS = re.compile(r"`+")
+_LANGUAGE = re.compile(r"(?:language|lang|highlight(?:-source)?)-(?P<name>\w[\w+#.-]*)")
+_WEB = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:|//")
+_SOUND = re.compile(r"\[sound:(?P<name>[^\]]+)\]")
+_SPECIAL = re.compile(
+    r"\\\((?P<inline>.*?)\\\)"  # MathJax inline math
+    r"|\\\[(?P<display>.*?)\\\]"  # MathJax display math
+    r"|\[sound:(?P<sound>[^\]]+)\]"
+    r"|(?P<opener>\{\{c\d+::)|(?P<closer>\}\})|(?P<brace>[{}])",
+    re.DOTALL,
+)
+# What plaintext.escape leaves alone because it sees a whole line, while a text node
+# is only part of one: `[` or `$` closed by a later node, `|` that a later line turns
+# into a table, `<` or `&` completed by the next node.
+_FRAGMENT = re.compile(r"\\.|[\[$|]|<$|&(?=#?\w*$)")
+_FRAGMENT_ENTITIES = {"<": "&lt;", "&": "&amp;"}
+_NUMBER_ALONE = re.compile(r"(\d+)\.$")
+# A path character Markdown, our math or cloze scanning, or media.py could misread.
+_UNSAFE_IN_PATH = re.compile(r"[^\w./!&+,;=@~-]|(?<!\w)_|_(?!\w)")
+
+
+class _Converter(MarkdownConverter):
+    """markdownify, told how Anki writes fields and how our card format reads them."""
+
+    def __init__(self, media_path: Callable[[str], str], cloze: bool) -> None:
+        super().__init__(heading_style="atx", bullets="-")
+        self._media_path = media_path
+        self._cloze = cloze
+        self._depth = 0  # clozes open at this point of the text
+        self._after_sound = False
+        self._media: dict[str, None] = {}
+        self.stash: list[str] = []
+
+    @property
+    def media(self) -> tuple[str, ...]:
+        return tuple(self._media)
+
+    # Text -------------------------------------------------------------------
+
+    def process_text(self, el: NavigableString, parent_tags: set[str]) -> str:
+        if "pre" in parent_tags or "code" in parent_tags:
+            return ""  # code is read whole by its element
+        text = str(el).replace("\xa0", " ")
+        pieces: list[str] = []
+        done = 0
+        for match in _SPECIAL.finditer(text):
+            pieces.append(self._text(text[done : match.start()], el, not pieces))
+            pieces.append(self._special(match, text[match.end() :], el))
+            done = match.end()
+        pieces.append(self._text(text[done:], el, not pieces))
+        return self._trim("".join(pieces), el)
+
+    def _text(self, text: str, el: NavigableString, first: bool) -> str:
+        if not text:
+            return ""
+        text = _WHITESPACE.sub(" ", text)
+        if first and _at_line_start(el):
+            body = text.lstrip(" ")
+            escaped = _NUMBER_ALONE.sub(r"\1\\.", escape(body))
+            escaped = text[: len(text) - len(body)] + escaped
+        else:
+            # A leading space keeps escape's line-start rules off mid-line text.
+            escaped = escape(" " + text)[1:]
+        escaped = _FRAGMENT.sub(_escape_fragment, escaped)
+        if self._after_sound and escaped[0] in "(:":
+            # `[sound:x](url)` or `[sound:x]: url` would make the tag a link.
+            escaped = f"&#{ord(escaped[0])};" + escaped[1:]
+        self._after_sound = False
+        return escaped
+
+    def _special(self, match: re.Match[str], rest: str, el: NavigableString) -> str:
+        self._after_sound = False
+        if match["inline"] is not None or match["display"] is not None:
+            return self._math(match, rest, el)
+        if match["sound"] is not None:
+            self._after_sound = True
+            return f"[sound:{self._media_file(match['sound'])}]"
+        if not self._cloze:
+            return match[0]  # braces are text outside a cloze note
+        if match["opener"]:
+            self._depth += 1
+            return match[0]
+        if not self._depth:
+            return match[0]  # outside clozes, braces are text for Anki and for us
+        if match["closer"]:
+            self._depth -= 1
+            return match[0]
+        # Anki ends a cloze at its first `}}` and our renderer at the `}}` that
+        # closes no brace opened inside, so a brace inside is written as a
+        # reference, which neither counts.
+        return "".join(f"&#{ord(char)};" for char in match[0])
+
+    def _math(self, match: re.Match[str], rest: str, el: NavigableString) -> str:
+        display = match["display"] is not None
+        source = match["display"] if display else match["inline"]
+        source = re.sub(r"[ \t]*\n\s*", "\n", source.replace("\xa0", " "))
+        if "$" in source or "`" in source or not source.strip():
+            return match[0] if "`" not in source else escape(" " + match[0])[1:]
+        if display:
+            return f"$${source}$$"
+        following = rest[:1] or _next_text(el)[:1]
+        if (
+            source[0].isspace()
+            or source[-1].isspace()
+            or source.endswith("\\")
+            or following.isdigit()
+        ):
+            return match[0]  # our format would not read `$...$` as this math
+        return f"${source}$"
+
+    def _trim(self, text: str, el: NavigableString) -> str:
+        # As a browser does, spaces next to a block's edge or a line break show not.
+        if _block_edge(el.previous_sibling, el.parent):
+            text = text.lstrip(" ")
+        if _block_edge(el.next_sibling, el.parent):
+            text = text.rstrip(" ")
+        return text
+
+    def _media_file(self, written: str) -> str:
+        name = urllib.parse.unquote(written)
+        self._media.setdefault(name, None)
+        return _quote(self._media_path(name))
+
+    # Lines and blocks ----------------------------------------------------------
+
+    def convert_br(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return _BR
+
+    def convert_div(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return _EDGE + text + _EDGE
+
+    convert_article = convert_section = convert_div
+    convert_header = convert_footer = convert_main = convert_aside = convert_div
+    convert_nav = convert_figure = convert_address = convert_div
+    convert_dt = convert_div
+
+    def convert_p(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "_inline" in parent_tags:
+            return _EDGE + text + _EDGE
+        return f"\n\n{text.strip()}\n\n"
+
+    def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:
+        text = _resolve(text, inline=True).strip()
+        if "_inline" in parent_tags or not text:
+            return _EDGE + text + _EDGE
+        # `##` would start a new card, so headings start at level 3.
+        return f"\n\n{'#' * min(6, n + 2)} {text}\n\n"
+
+    def convert_hr(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return _EDGE if "_inline" in parent_tags else "\n\n---\n\n"
+
+    def convert_blockquote(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        text = _resolve(text, inline=False).strip("\n ")
+        if "_inline" in parent_tags or not text:
+            return _EDGE + text + _EDGE
+        quoted = "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
+        return f"\n\n{quoted}\n\n"
+
+    def convert_dd(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        text = _resolve(text, inline=False).strip("\n ")
+        if "_inline" in parent_tags or not text:
+            return _EDGE + text + _EDGE
+        return "\n" + _indent(text, ":   ") + "\n\n"
+
+    def convert_dl(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return f"\n\n{text.strip()}\n\n"
+
+    # Lists ---------------------------------------------------------------------
+
+    def convert_ul(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "_inline" in parent_tags:
+            return _EDGE + text + _EDGE
+        if "li" in parent_tags:
+            return "\n" + text.strip("\n") + "\n"
+        return "\n\n" + text.strip("\n") + "\n\n"
+
+    convert_ol = convert_ul
+
+    def convert_li(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        text = _resolve(text, inline="_inline" in parent_tags).strip("\n ")
+        if "_inline" in parent_tags:
+            return _EDGE + text + _EDGE
+        if not text:
+            return ""
+        marker = "-"
+        parent = el.parent
+        if parent is not None and parent.name == "ol":
+            start = str(parent.get("start", "1")).strip()
+            first = int(start) if start.isdigit() else 1
+            marker = f"{first + len(el.find_previous_siblings('li'))}."
+        # Content lines line up with the item's text, which is where our renderer
+        # reads nested lists: 2 spaces under "-", 3 under "1.".
+        return _indent(text, marker + " ") + "\n"
+
+    # Inline formatting -----------------------------------------------------------
+
+    def convert_b(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return _wrap(text, "**")
+
+    convert_strong = convert_b
+
+    def convert_i(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return _wrap(text, "*")
+
+    convert_em = convert_i
+
+    def convert_u(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        tag = _KEPT_INLINE[el.name]
+        return _wrap(text, f"<{tag}>", f"</{tag}>")
+
+    convert_ins = convert_sub = convert_sup = convert_kbd = convert_mark = convert_u
+    convert_s = convert_strike = convert_del = convert_u
+
+    def convert_samp(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return self.convert_code(el, text, parent_tags)
+
+    def convert_q(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return f'"{text}"'
+
+    def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        href = str(el.get("href", "")).strip()
+        if not href or not text.strip():
+            return text
+        leading, body, trailing = _chomp(text)
+        return f"{leading}[{body}]({_quote(href)}){trailing}"
+
+    def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        alt = _WHITESPACE.sub(" ", str(el.get("alt", ""))).strip()
+        alt = escape(" " + alt)[1:] if alt else ""
+        alt = _FRAGMENT.sub(_escape_fragment, alt)
+        src = str(el.get("src", "")).strip()
+        if not src:
+            return alt  # its source was unsafe and removed, or it had none
+        if _WEB.match(src):
+            return f"![{alt}]({_quote(src)})"
+        return f"![{alt}]({self._media_file(src)})"
+
+    def convert_video(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return text  # not media Anki plays from a field; only its text is kept
+
+    convert_audio = convert_video
+
+    # Code ----------------------------------------------------------------------
+
+    def convert_pre(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        code = _code_text(el)
+        if "_inline" in parent_tags:
+            return _code_span(code, in_table="td" in parent_tags or "th" in parent_tags)
+        return self._fence(code.strip("\n"), _language(el))
+
+    def convert_code(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "pre" in parent_tags:
+            return ""
+        code = _code_text(el)
+        language = _language(el)
+        if language and "\n" in code.strip("\n") and "_inline" not in parent_tags:
+            return self._fence(code.strip("\n"), language)
+        return _code_span(code, in_table="td" in parent_tags or "th" in parent_tags)
+
+    def _fence(self, code: str, language: str) -> str:
+        if not code.strip():
+            return ""
+        longest = max((len(run) for run in _BACKTICKS.findall(code)), default=0)
+        fence = "`" * max(3, longest + 1)
+        lines = [line.rstrip() for line in code.split("\n")]
+        self.stash.append("\n".join([fence + language, *lines, fence]))
+        return f"\n\n{_STASH}{len(self.stash) - 1}{_STASH}\n\n"
+
+    # Tables --------------------------------------------------------------------
+
+    def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        cell = _resolve(text, inline=True).strip()
+        return cell + _CELL + _CELL * (_span(el, "colspan") - 1)
+
+    convert_th = convert_td
+
+    def convert_tr(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return text + _ROW
+
+    def convert_table(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        rows = [row.split(_CELL)[:-1] for row in text.split(_ROW)[:-1]]
+        rows = [row for row in rows if row]
+        if not rows:
+            return _EDGE + text.replace(_CELL, " ").replace(_ROW, " ") + _EDGE
+        if "_inline" in parent_tags:  # a table in a table's cell: its text, in lines
+            return _EDGE + _BR.join(" ".join(row) for row in rows) + _EDGE
+        width = max(len(row) for row in rows)
+        rows = [row + [""] * (width - len(row)) for row in rows]
+        first = _rows(el)
+        header = next(iter(first), None)
+        if header is not None and _is_header(header):
+            head, body = rows[0], rows[1:]
+        else:
+            head, body = [""] * width, rows  # Anki's tables have no header row
+        lines = [head, ["---"] * width, *body]
+        table = "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+        return f"\n\n{table}\n\n"
+
+    # Everything else ---------------------------------------------------------------
+
+    def convert__document_(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return _resolve(text, inline=False)
+
+
+def _is_header(row: Tag) -> bool:
+    cells = row.find_all(["td", "th"], recursive=False)
+    in_head = row.parent is not None and row.parent.name == "thead"
+    return in_head or (bool(cells) and all(cell.name == "th" for cell in cells))
+
+
+def _at_line_start(el: PageElement) -> bool:
+    """Return whether `el` may start a line: nothing visible comes before it inline."""
+    sibling = el.previous_sibling
+    while sibling is not None:
+        if isinstance(sibling, Tag):
+            if sibling.name in _BLOCKS:
+                return True
+            if sibling.name == "img" or sibling.get_text():
+                return False
+        elif str(sibling).strip():
+            return False
+        sibling = sibling.previous_sibling
+    parent = el.parent
+    # At the start of an inline element, the line may have started before it; an
+    # escape too many shows the same text.
+    return parent is None or parent.name in _BLOCKS or _at_line_start(parent)
+
+
+def _block_edge(sibling: PageElement | None, parent: Tag | None) -> bool:
+    if sibling is None:
+        return parent is None or parent.name in _BLOCKS or parent.name == "[document]"
+    return isinstance(sibling, Tag) and sibling.name in _BLOCKS
+
+
+def _next_text(el: PageElement) -> str:
+    following = el.find_next(string=True)
+    return str(following) if following is not None else ""
+
+
+def _escape_fragment(match: re.Match[str]) -> str:
+    found = match[0]
+    if found.startswith("\\"):
+        return found  # escaped already
+    return _FRAGMENT_ENTITIES.get(found, "\\" + found)
+
+
+def _chomp(text: str) -> tuple[str, str, str]:
+    body = text.strip(" ")
+    if not body:
+        return text, "", ""
+    start = text.index(body)
+    return text[:start], body, text[start + len(body) :]
+
+
+def _wrap(text: str, opening: str, closing: str | None = None) -> str:
+    # Markdown's emphasis may not start or end with a space, so spaces go outside.
+    leading, body, trailing = _chomp(text)
+    if not body:
+        return text
+    closing = opening if closing is None else closing
+    return f"{leading}{opening}{body}{closing}{trailing}"
+
+
+def _indent(text: str, first: str) -> str:
+    padding = " " * len(first)
+    lines = text.split("\n")
+    rest = [padding + line if line.strip() else "" for line in lines[1:]]
+    return "\n".join([first + lines[0], *rest])
+
+
+def _quote(path: str) -> str:
+    """Percent-encode what Markdown, our math or cloze reading could misread."""
+    return _UNSAFE_IN_PATH.sub(
+        lambda m: "".join(f"%{byte:02X}" for byte in m[0].encode("utf-8")), path
+    )
+
+
+def _code_text(el: Tag) -> str:
+    parts: list[str] = []
+    for node in el.descendants:
+        if isinstance(node, Tag) and node.name == "br":
+            parts.append("\n")  # Anki's editor writes code lines with <br>
+        elif isinstance(node, NavigableString):
+            parts.append(str(node))
+    return "".join(parts).replace("\xa0", " ")
+
+
+def _code_span(code: str, *, in_table: bool) -> str:
+    code = _WHITESPACE.sub(" ", code).strip()
+    if not code:
+        return ""
+    if in_table:
+        code = code.replace("|", "\\|")  # our renderer reads `\|` back in cells
+    longest = max((len(run) for run in _BACKTICKS.findall(code)), default=0)
+    ticks = "`" * (longest + 1)
+    padded = f" {code} " if code.startswith("`") or code.endswith("`") else code
+    return f"{ticks}{padded}{ticks}"
+
+
+def _language(el: Tag) -> str:
+    """Return the language named by the classes of `el`, its code or its wrapper."""
+    candidates: list[Tag] = [el]
+    candidates += el.find_all("code", limit=1)
+    candidates += [parent for parent in el.parents if parent.name == "div"][:2]
+    for tag in candidates:
+        classes = tag.get("class")
+        names = [classes] if isinstance(classes, str) else list(classes or [])
+        for name in names:
+            if match := _LANGUAGE.fullmatch(name):
+                return match["name"]
+    return ""
+
+
+# Lines ---------------------------------------------------------------------------
+
+_LINE_TOKENS = re.compile(f"(\n+|{_BR}|{_EDGE})")
+
+
+def _resolve(text: str, *, inline: bool) -> str:
+    """Turn the line markers of `<br>` and `<div>` into Markdown, as a browser
+    breaks lines: a line ends at a `<br>` or a `<div>` edge, an empty line is a
+    paragraph break, and breaks at the start or end of a block show nothing.
+
+    Lines become `<br>` line breaks, not paragraphs, since Anki's lines have no
+    space between them; `inline` is for a table cell or heading, one line of text.
+    """
+    line_break, paragraph = ("<br>", "<br><br>") if inline else ("<br>\n", "\n\n")
+    out: list[str] = []
+    pending = ""  # the break owed before the next content
+    at_line_start = True
+    has_content = False  # content since the last block boundary
+    indented = False  # the line started in the Markdown, its indent is structure
+    for token in _LINE_TOKENS.split(text):
+        if not token:
+            continue
+        if token.startswith("\n") and not inline:
+            out.append(token)
+            pending, at_line_start, has_content, indented = "", True, False, True
+        elif token in (_BR, _EDGE) or token.startswith("\n"):
+            if token == _BR and at_line_start and pending:
+                pending = paragraph
+            elif not at_line_start and has_content:
+                pending = line_break
+            at_line_start, indented = True, False
+        else:
+            if at_line_start and not indented:
+                token = token.lstrip(" ")
+                if not token:
+                    continue
+                if out and pending:
+                    out[-1] = out[-1].rstrip(" ")
+            out.append(pending + token)
+            pending, at_line_start, has_content, indented = "", False, True, False
+    return "".join(out)
+
+
+def _tidy(markdown: str, stash: list[str]) -> str:
+    lines = [line.rstrip() for line in markdown.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+    def unstash(match: re.Match[str]) -> str:
+        # The block's first line follows its line's quote marks, indent or list
+        # marker; its other lines line up under it.
+        first, *rest = stash[int(match["number"])].split("\n")
+        prefix = match["prefix"]
+        under = re.sub(r"(?:-|\d+\.) $", lambda m: " " * len(m[0]), prefix)
+        return "\n".join([prefix + first, *((under + line).rstrip() for line in rest)])
+
+    return re.sub(
+        f"^(?P<prefix>[ >]*(?:(?:-|\\d+\\.) )?){_STASH}(?P<number>\\d+){_STASH}$",
+        unstash,
+        text,
+        flags=re.MULTILINE,
+    )
+
+
+def _strip_markers(html: str) -> str:
+    return _MARKERS.sub("", html)
