@@ -310,7 +310,7 @@ def import_export(
     with _progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
     _print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
-    cards = f"{imported.card_count} cards"
+    cards = _count(imported.card_count, "card")
     if out is None:
         if len(imported.decks) != 1 or imported.media or imported.note_types:
             typer.echo(

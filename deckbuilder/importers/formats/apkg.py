@@ -1,0 +1,150 @@
+"""Read an Anki deck package (.apkg): every note, with its note type, deck and media.
+
+Each note keeps its GUID and its Anki note type, so that building the imported cards
+and importing the result into the collection the package came from updates the same
+notes: Anki matches notes by GUID and note types by id. The note's first field is
+the card's question, the second its answer, and the others become field sections.
+Notes that deckbuilder built go back to deckbuilder's own note types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from deckbuilder.importers import Imported, ImportedCard, ImportedDeck, ImportedMedia
+from deckbuilder.importers.anki_package import PackageNote, open_package
+from deckbuilder.importers.write import media_path
+from deckbuilder.model import Location
+from deckbuilder.notetypes import NoteType
+from deckbuilder.options import Progress
+from deckbuilder.report import Diagnostic, Severity
+
+
+def read(path: Path, progress: Progress | None = None) -> Imported:
+    """Read the Anki package at `path`."""
+    from deckbuilder.package import CLOZE_MODEL_ID, MODEL_ID, TYPE_IN_MODEL_ID
+
+    with open_package(path) as package:
+        own = {MODEL_ID: "basic", CLOZE_MODEL_ID: "cloze", TYPE_IN_MODEL_ID: "type-in"}
+        converter = _Converter(path)
+        decks: dict[str, list[ImportedCard]] = {}
+        used_types: set[int] = set()
+        total = len(package.notes)
+        for done, note in enumerate(package.notes, 1):
+            note_type = package.note_types.get(note.note_type)
+            if note_type is None:
+                converter.warn(note, "its note type is missing from the package")
+                continue
+            if note.note_type in own:
+                card = converter.own_card(note, note_type, own[note.note_type], done)
+            else:
+                card = converter.card(note, note_type, done)
+                used_types.add(note.note_type)
+            decks.setdefault(note.deck, []).append(card)
+            if progress is not None:
+                progress("importing", done, total)
+        media = tuple(
+            ImportedMedia(name, package.media[name])
+            for name in sorted(converter.media | _template_media(package.media))
+            if name in package.media
+        )
+        for name in sorted(converter.media - set(package.media)):
+            converter.diagnostics.append(
+                Diagnostic(
+                    Location(path, 1),
+                    Severity.WARNING,
+                    f"media file {name!r} is used by a note but not in the package",
+                    "add the file to the media folder beside the card files",
+                )
+            )
+    return Imported(
+        decks=tuple(
+            ImportedDeck(title="", cards=tuple(cards), name=name)
+            for name, cards in sorted(decks.items())
+        ),
+        note_types=tuple(package.note_types[i] for i in sorted(used_types)),
+        media=media,
+        diagnostics=tuple(converter.diagnostics),
+    )
+
+
+def _template_media(media: dict[str, Callable[[], bytes]]) -> set[str]:
+    # Anki keeps files whose names start with `_` for templates (fonts, scripts);
+    # no field names them, but the note types need them.
+    return {name for name in media if name.startswith("_")}
+
+
+class _Converter:
+    """Turn package notes into imported cards, collecting media and warnings."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.media: set[str] = set()
+        self.diagnostics: list[Diagnostic] = []
+
+    def card(self, note: PackageNote, note_type: NoteType, number: int) -> ImportedCard:
+        names = note_type.fields
+        values = [*note.fields, *[""] * (len(names) - len(note.fields))]
+        markdown = [
+            self.field(note, name, value, cloze=note_type.cloze)
+            for name, value in zip(names, values, strict=False)
+        ]
+        return ImportedCard(
+            number=number,
+            question=markdown[0],
+            answer=markdown[1] if len(markdown) > 1 else "",
+            line=1,
+            tags=note.tags,
+            guid=note.guid,
+            note_type=note.note_type,
+            fields=tuple(
+                (name, text)
+                for name, text in zip(names[2:], markdown[2:], strict=True)
+                if text
+            ),
+        )
+
+    def own_card(
+        self, note: PackageNote, note_type: NoteType, kind: str, number: int
+    ) -> ImportedCard:
+        fields = dict(zip(note_type.fields, note.fields, strict=False))
+        cloze = kind == "cloze"
+        question = self.field(
+            note, "Front", fields.get("Front") or fields.get("Text", ""), cloze=cloze
+        )
+        answer = self.field(note, "Back", fields.get("Back") or fields.get("Extra", ""))
+        if kind == "type-in" and fields.get("Extra"):
+            answer += "\n\n" + self.field(note, "Extra", fields["Extra"])
+        if kind == "basic" and fields.get("Reverse"):
+            kind = "reversed"
+        return ImportedCard(
+            number=number,
+            question=question,
+            answer=answer,
+            line=1,
+            tags=tuple(tag for tag in note.tags if tag != "incomplete"),
+            type=kind,
+            guid=note.guid,
+        )
+
+    def field(
+        self, note: PackageNote, name: str, html: str, *, cloze: bool = False
+    ) -> str:
+        from deckbuilder.importers.html import to_markdown
+
+        converted = to_markdown(html, media_path=media_path, cloze=cloze)
+        self.media.update(converted.media)
+        for removed in converted.removed:
+            self.warn(note, f"removed {removed} from field {name!r}")
+        return converted.markdown
+
+    def warn(self, note: PackageNote, message: str) -> None:
+        self.diagnostics.append(
+            Diagnostic(
+                Location(self.path, 1),
+                Severity.WARNING,
+                f"note {note.id} in deck {note.deck!r}: {message}",
+                "check the imported card",
+            )
+        )

@@ -1,0 +1,323 @@
+"""Anki packages to card files and back: a deck made with Anki's own API is studied,
+exported, imported as Markdown, built, and imported into the collection it came from,
+which must update the same notes and keep their reviews."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from anki.collection import Collection, ExportAnkiPackageOptions
+from anki.import_export_pb2 import ExportLimit
+from helpers import (
+    answer_all_cards,
+    collection_notes,
+    import_apkg,
+    new_collection,
+    review_log_count,
+)
+
+from deckbuilder import Options, build
+from deckbuilder.errors import ExportFormatError, OutputError
+from deckbuilder.importers import importer
+from deckbuilder.importers.write import write_import
+
+PIXEL = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+    b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00"
+    b"\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+CODE_FIELD = (
+    '<pre><code class="language-python">def square(x):\n'
+    "    return x * x &lt; 10\n</code></pre>"
+)
+
+
+def add(
+    col: Collection, note_type: str, deck: str, tags: list[str], *fields: str
+) -> None:
+    note = col.new_note(col.models.by_name(note_type))
+    for index, value in enumerate(fields):
+        note.fields[index] = value
+    note.tags = tags
+    col.add_note(note, col.decks.id(deck))
+
+
+def vocab_note_type(col: Collection) -> None:
+    models = col.models
+    model = models.new("Vocab")
+    for name in ("Word", "Meaning", "Example"):
+        models.add_field(model, models.new_field(name))
+    template = models.new_template("Recognise")
+    template["qfmt"] = "{{Word}}"
+    template["afmt"] = "{{FrontSide}}<hr id=answer>{{Meaning}}<br>{{Example}}"
+    models.add_template(model, template)
+    model["css"] = ".card { color: navy; }"
+    models.add(model)
+
+
+def make_collection(tmp_path: Path) -> Collection:
+    col = new_collection(tmp_path)
+    vocab_note_type(col)
+    image = tmp_path / "dot.png"
+    image.write_bytes(PIXEL)
+    col.media.add_file(str(image))
+    add(
+        col,
+        "Basic",
+        "Languages::Spanish",
+        ["es", "noun"],
+        "<b>casa</b>",
+        'house <img src="dot.png">',
+    )
+    add(
+        col,
+        "Basic (and reversed card)",
+        "Languages::Spanish",
+        ["es"],
+        "perro",
+        "<ul><li>dog</li><li>hound</li></ul>",
+    )
+    add(
+        col,
+        "Cloze",
+        "Maths",
+        ["algebra"],
+        r"The area of a circle is {{c1::\(\pi r^2\)}}, "
+        r"its perimeter {{c2::\(2\pi r\)}}.",
+        "<i>r</i> is the radius",
+    )
+    add(col, "Basic (type in the answer)", "Maths", [], "2 + 2 =", "4")
+    add(col, "Basic", "Programming::Python", ["code"], "Square a number", CODE_FIELD)
+    add(
+        col,
+        "Vocab",
+        "Languages::Spanish",
+        ["es"],
+        "gato",
+        "cat",
+        "El <b>gato</b> duerme.",
+    )
+    return col
+
+
+def export(col: Collection, path: Path, *, legacy: bool = False) -> Path:
+    col.export_anki_package(
+        out_path=str(path),
+        options=ExportAnkiPackageOptions(
+            with_scheduling=True, with_media=True, legacy=legacy
+        ),
+        limit=ExportLimit(),
+    )
+    return path
+
+
+def import_into_project(package: Path, project: Path) -> Path:
+    (project / ".git").mkdir(parents=True)
+    imported = importer("apkg")(package)
+    write_import(imported, project / "cards", source=package)
+    return project / "cards"
+
+
+def build_project(project: Path) -> list[Path]:
+    options = Options(out=project / "build", source_date_epoch=int(time.time()) + 60)
+    report = build([project / "cards"], options)
+    assert not report.errors, report.errors
+    return [Path(path) for path in report.packages]
+
+
+def text_of(field: str) -> str:
+    """Return the characters a field shows, without markup and whitespace.
+
+    The rebuilt fields are HTML rendered from Markdown, not the original HTML: the
+    same words in other markup (`<p>` for a `<div>`, highlighted code in spans).
+    """
+    without_tags = re.sub(r"<[^>]+>", "", field)
+    return "".join(html.unescape(without_tags).split())
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["current", "legacy"])
+def test_round_trip_updates_the_same_notes_and_keeps_reviews(
+    tmp_path: Path, legacy: bool
+) -> None:
+    col = make_collection(tmp_path)
+    try:
+        answered = answer_all_cards(col)
+        reviews = review_log_count(col)
+        before = {note.guid: note for note in collection_notes(col)}
+        due = {card_id: col.get_card(card_id).due for card_id in col.find_cards("")}
+        package = export(col, tmp_path / "deck.apkg", legacy=legacy)
+
+        cards = import_into_project(package, tmp_path / "project")
+        packages = build_project(tmp_path / "project")
+        summaries = [import_apkg(col, path) for path in packages]
+
+        assert answered == 8  # six notes; the reversed and the cloze note have two
+        assert sum(summary.updated for summary in summaries) == 6
+        assert sum(summary.new for summary in summaries) == 0
+        assert sum(summary.conflicting for summary in summaries) == 0
+        after = {note.guid: note for note in collection_notes(col)}
+        assert after.keys() == before.keys()
+        for guid, note in after.items():
+            old = before[guid]
+            assert note.note_type == old.note_type
+            assert note.tags == old.tags
+            assert note.decks == old.decks
+            assert note.card_count == old.card_count
+            assert {name: text_of(v) for name, v in note.fields.items()} == {
+                name: text_of(v) for name, v in old.fields.items()
+            }, guid
+        assert review_log_count(col) == reviews
+        assert {cid: col.get_card(cid).due for cid in col.find_cards("")} == due
+        assert (cards / "media" / "dot.png").read_bytes() == PIXEL
+    finally:
+        col.close()
+
+
+def test_fields_become_markdown_with_code_math_and_clozes(tmp_path: Path) -> None:
+    col = make_collection(tmp_path)
+    try:
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+
+    cards = import_into_project(package, tmp_path / "project")
+
+    python = (cards / "programming.python.md").read_text(encoding="utf-8")
+    assert "```python\ndef square(x):\n    return x * x < 10\n```" in python
+    maths = (cards / "maths.md").read_text(encoding="utf-8")
+    assert "{{c1::$\\pi r^2$}}" in maths
+    assert "{{c2::$2\\pi r$}}" in maths
+    spanish = (cards / "languages.spanish.md").read_text(encoding="utf-8")
+    assert "## **casa**" in spanish
+    assert "![](media/dot.png)" in spanish
+    assert "<!-- field: Example -->\n\nEl **gato** duerme." in spanish
+    assert re.search(r"^deck: Languages::Spanish$", spanish, re.M)
+    assert sorted(p.name for p in (cards / "note-types").iterdir()) == [
+        "basic-and-reversed-card.yaml",
+        "basic-type-in-the-answer.yaml",
+        "basic.yaml",
+        "cloze.yaml",
+        "vocab.yaml",
+    ]
+
+
+def test_scripts_and_event_handlers_are_removed_and_reported(tmp_path: Path) -> None:
+    col = new_collection(tmp_path)
+    try:
+        add(
+            col,
+            "Basic",
+            "Default",
+            [],
+            "Click <a href='javascript:alert(1)'>here</a>",
+            '<img src="x.png" onerror="alert(1)"><script>steal()</script>done',
+        )
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+
+    imported = importer("apkg")(package)
+
+    (deck,) = imported.decks
+    text = deck.cards[0].question + deck.cards[0].answer
+    assert "javascript" not in text
+    assert "steal" not in text
+    assert "onerror" not in text
+    messages = [d.message for d in imported.all_diagnostics]
+    assert any("javascript: link" in m for m in messages), messages
+    assert any("<script> element" in m for m in messages), messages
+    assert any("onerror" in m for m in messages), messages
+
+
+def test_a_media_name_that_leaves_the_media_folder_is_refused(tmp_path: Path) -> None:
+    col = new_collection(tmp_path)
+    try:
+        add(col, "Basic", "Default", [], "q", "a")
+        package = export(col, tmp_path / "deck.apkg", legacy=True)
+    finally:
+        col.close()
+    evil = tmp_path / "evil.apkg"
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(evil, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "media":
+                data = b'{"0": "../../escaped.txt"}'
+            target.writestr(entry, data)
+        target.writestr("0", b"gotcha")
+
+    with pytest.raises(ExportFormatError, match="outside the media folder"):
+        importer("apkg")(evil)
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_an_import_writes_nothing_when_a_file_exists(tmp_path: Path) -> None:
+    col = make_collection(tmp_path)
+    try:
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+    out = tmp_path / "cards"
+    out.mkdir()
+    (out / "maths.md").write_text("mine")
+
+    with pytest.raises(OutputError, match="file already exists"):
+        write_import(importer("apkg")(package), out, source=package)
+
+    assert sorted(p.name for p in out.iterdir()) == ["maths.md"]
+    assert (out / "maths.md").read_text() == "mine"
+
+
+def test_not_a_package_is_a_located_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "deck.apkg"
+    bogus.write_text("hello")
+
+    with pytest.raises(ExportFormatError) as caught:
+        importer("apkg")(bogus)
+
+    assert str(caught.value).startswith(f"{bogus}:1:1: error: not an Anki package")
+
+
+def test_a_collection_package_imports_every_deck(tmp_path: Path) -> None:
+    col = make_collection(tmp_path)
+    try:
+        package = tmp_path / "all.colpkg"
+        col.export_collection_package(str(package), include_media=True, legacy=False)
+    finally:
+        col.close()
+
+    imported = importer("colpkg")(package)
+
+    assert sorted(deck.name for deck in imported.decks) == [
+        "Languages::Spanish",
+        "Maths",
+        "Programming::Python",
+    ]
+    assert imported.card_count == 6
+    assert [m.name for m in imported.media] == ["dot.png"]
+
+
+def test_a_deckbuilder_package_comes_back_as_deckbuilder_cards(tmp_path: Path) -> None:
+    project = tmp_path / "first"
+    (project / "cards").mkdir(parents=True)
+    (project / ".git").mkdir()
+    (project / "cards" / "ml.md").write_text(
+        "## Hund\n<!-- type: reversed -->\n\ndog\n\n"
+        "## The generator maps {{c1::noise}} to images.\n<!-- type: cloze -->\n",
+        encoding="utf-8",
+    )
+    (package,) = build_project(project)
+
+    imported = importer("apkg")(package)
+
+    (deck,) = imported.decks
+    assert [(c.question, c.answer, c.type, c.note_type) for c in deck.cards] == [
+        ("Hund", "dog", "reversed", 0),
+        ("The generator maps {{c1::noise}} to images.", "", "cloze", 0),
+    ]
+    assert imported.note_types == ()
+
