@@ -84,8 +84,8 @@ def load_note_type(value: object, card_file: Path, location: Location) -> NoteTy
         raise SourceError(
             f"note type file {value.strip()} does not exist",
             location,
-            "give the path of a note type file relative to the card file "
-            f"({card_file.parent})",
+            "write the note type file's path relative to the card file's folder, "
+            "e.g. `note-type: note-types/basic.yaml`",
         )
     stat = path.stat()
     return _load(path, stat.st_mtime_ns, stat.st_size)
