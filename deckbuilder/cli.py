@@ -310,7 +310,6 @@ def import_export(
     with _progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
     _print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
-    cards = _count(imported.card_count, "card")
     if out is None:
         if len(imported.decks) != 1 or imported.media or imported.note_types:
             typer.echo(
@@ -325,17 +324,25 @@ def import_export(
         name = deck or only.name or only.title or export.stem
         typer.echo(to_markdown(only, deck_name=name, tags=tag or []), nl=False)
         return
-    written = _run(
-        lambda: write_import(
-            imported, out, source=export, deck_name=deck, tags=tag or [], force=force
+    with _progress(Format.TEXT) as progress:
+        written = _run(
+            lambda: write_import(
+                imported,
+                out,
+                source=export,
+                deck_name=deck,
+                tags=tag or [],
+                force=force,
+                progress=progress,
+            )
         )
-    )
     for path in written.card_files:
         typer.echo(f"wrote {path}")
     extras = [
         _count(len(written.note_type_files), "note type file"),
         _count(len(written.media_files), "media file"),
     ]
+    cards = _count(imported.card_count, "card")
     typer.echo(f"imported {cards} into {out} ({', '.join(extras)})", err=True)
 
 

@@ -321,3 +321,58 @@ def test_a_deckbuilder_package_comes_back_as_deckbuilder_cards(tmp_path: Path) -
     ]
     assert imported.note_types == ()
 
+
+
+def test_a_long_import_reports_progress_note_by_note(tmp_path: Path) -> None:
+    col = make_collection(tmp_path)
+    try:
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+    events: list[tuple[str, int, int]] = []
+
+    def record(step: str, done: int, total: int) -> None:
+        events.append((step, done, total))
+
+    imported = importer("apkg")(package, record)
+    write_import(imported, tmp_path / "cards", source=package, progress=record)
+
+    assert [e for e in events if e[0] == "importing"] == [
+        ("importing", done, 6) for done in range(1, 7)
+    ]
+    # Three card files, five note type files and one image.
+    assert [e for e in events if e[0] == "writing"] == [
+        ("writing", done, 9) for done in range(1, 10)
+    ]
+
+
+def test_the_command_line_imports_a_package_that_then_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from deckbuilder.cli import app
+
+    col = make_collection(tmp_path)
+    try:
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    monkeypatch.chdir(project)
+
+    imported = CliRunner().invoke(app, ["import", "apkg", str(package), "-o", "cards"])
+    built = CliRunner().invoke(app, ["build"])
+
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout.splitlines() == [
+        "wrote cards/languages.spanish.md",
+        "wrote cards/maths.md",
+        "wrote cards/programming.python.md",
+    ]
+    assert imported.stderr == (
+        "imported 6 cards into cards (5 note type files, 1 media file)\n"
+    )
+    assert built.exit_code == 0, built.output
+    assert "built 3 decks, 6 cards, 0 incomplete, 0 warnings, 0 errors" in built.stderr

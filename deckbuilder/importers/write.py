@@ -28,6 +28,7 @@ from deckbuilder.importers import (
 from deckbuilder.importers.plaintext import escape
 from deckbuilder.model import Location
 from deckbuilder.notetypes import NoteType, dump_note_type
+from deckbuilder.options import Progress
 
 # CommonMark drops a heading's closing `#`s when a space precedes them.
 _CLOSING_HASHES = re.compile(r"(?<=\s)#(?=#*\s*$)")
@@ -88,6 +89,7 @@ def write_import(
     deck_name: str | None = None,
     tags: Sequence[str] = (),
     force: bool = False,
+    progress: Progress | None = None,
 ) -> Written:
     """Write `imported` under `out`: a card file, or a folder of them.
 
@@ -95,6 +97,7 @@ def write_import(
     is a folder that gets one card file per deck. Existing files are replaced only
     with `force`. Raises OutputError, and writes nothing, when a file would be
     replaced without `force` or a path would leave the output folder.
+    `progress("writing", done, total)` hears of each file staged.
     """
     from deckbuilder.files import commit, discard, stage
 
@@ -124,10 +127,12 @@ def write_import(
         _refuse_existing(planned)
     staged: list[tuple[Path, Path]] = []
     try:
-        for path, content in planned.items():
+        for done, (path, content) in enumerate(planned.items(), 1):
             path.parent.mkdir(parents=True, exist_ok=True)
             data = content if isinstance(content, bytes) else content()
             staged.append((stage(path, _writer(data)), path))
+            if progress is not None:
+                progress("writing", done, len(planned))
         for staged_file, path in staged:
             commit(staged_file, path)
     except OSError as error:
