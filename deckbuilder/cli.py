@@ -196,9 +196,10 @@ def watch(
 
 
 def _watched(change: object, path: str) -> bool:
-    # Card files and helper modules; editors' hidden swap and lock files are not.
+    # Card files, helper modules and note type files; editors' hidden swap and
+    # lock files are not.
     name = os.path.basename(path)
-    return name.endswith((".md", ".py")) and not name.startswith(".")
+    return name.endswith((".md", ".py", ".yaml", ".yml")) and not name.startswith(".")
 
 
 @app.command()

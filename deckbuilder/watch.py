@@ -18,7 +18,8 @@ Build = Callable[[Sequence[Path], Options], Report]
 
 @dataclass(frozen=True)
 class _Entry:
-    """What a card file feeds: its decks and the modules its blocks include."""
+    """What a card file feeds: its decks, and the files its cards read: modules its
+    blocks include and Anki note type files."""
 
     decks: frozenset[str]
     includes: frozenset[Path]
@@ -51,12 +52,12 @@ class DeckWatch:
     def changed(self, paths: Iterable[Path]) -> Report | None:
         """Rebuild the decks that the changed `paths` touch; None if they touch none.
 
-        `paths` may name card files (new, edited or deleted), helper modules, and
-        anything else, which is ignored.
+        `paths` may name card files (new, edited or deleted), helper modules, note
+        type files, and anything else, which is ignored.
         """
         changed = {_absolute(path) for path in paths}
         cards = {path for path in changed if self._is_card_file(path)}
-        modules = {path for path in changed if path.suffix == ".py"}
+        modules = changed - cards
         decks = set().union(*(self._decks(path) for path in cards))
         for path in cards:
             self._files.pop(path, None)
@@ -101,6 +102,9 @@ def _entry(file: CardFile) -> _Entry:
         for card in file.cards
         for block in card.blocks
         if block.options.get("include")
+    }
+    includes |= {
+        card.anki_note_type.path for card in file.cards if card.anki_note_type
     }
     return _Entry(frozenset(decks), frozenset(includes))
 

@@ -80,6 +80,24 @@ def test_a_changed_module_rebuilds_the_decks_that_include_it(project: Path) -> N
     assert builds.calls[1:] == [["cards/b.md"]]
 
 
+def test_a_changed_note_type_file_rebuilds_the_decks_that_use_it(
+    project: Path,
+) -> None:
+    (project / "cards" / "vocab.yaml").write_text(
+        "id: 1700000000123\nname: Vocab\nfields: [Word, Meaning]\n"
+        "templates: [{name: Card 1, front: '{{Word}}', back: '{{Meaning}}'}]\n"
+    )
+    (project / "cards" / "c.md").write_text(
+        "---\ndeck: C\nnote-type: vocab.yaml\n---\n## gato\n\ncat\n"
+    )
+    builds = Builds()
+    session = watching(builds)
+
+    session.changed([project / "cards" / "vocab.yaml"])
+
+    assert builds.calls[1:] == [["cards/c.md"]]
+
+
 @pytest.mark.parametrize(
     "name", ["code_snippets/other.py", "README.md", "cards/.a.md.swp", "notes.txt"]
 )
