@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from deckbuilder.errors import ExportFormatError
-from deckbuilder.importers import ImportedCard, ImportedDeck
-from deckbuilder.importers.write import to_markdown
+from deckbuilder.importers import Imported, ImportedCard, ImportedDeck
 from deckbuilder.importers.formats.brainscape import parse, read
+from deckbuilder.importers.write import to_markdown, write_import
 from deckbuilder.report import Severity
 
 DATA = Path(__file__).parent / "data" / "import"
@@ -40,7 +40,8 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def deck() -> ImportedDeck:
-    return parse(EXPORT.read_text(encoding="utf-8"), EXPORT)
+    (only,) = parse(EXPORT.read_text(encoding="utf-8"), EXPORT).decks
+    return only
 
 
 def card(deck: ImportedDeck, number: int) -> ImportedCard:
@@ -148,7 +149,7 @@ def test_each_plain_line_is_its_own_paragraph(deck: ImportedDeck) -> None:
 def test_crlf_export_reads_the_same(deck: ImportedDeck) -> None:
     text = EXPORT.read_text(encoding="utf-8").replace("\n", "\r\n")
 
-    assert parse("\ufeff" + text, EXPORT) == deck
+    assert parse("\ufeff" + text, EXPORT).decks == (deck,)
 
 
 def test_rating_lines_are_dropped_only_as_the_whole_block() -> None:
@@ -159,7 +160,7 @@ def test_rating_lines_are_dropped_only_as_the_whole_block() -> None:
         + RATING
     )
 
-    deck = parse(text, Path("export.txt"))
+    (deck,) = parse(text, Path("export.txt")).decks
 
     assert [card.answer for card in deck.cards] == [
         "1",
@@ -169,7 +170,9 @@ def test_rating_lines_are_dropped_only_as_the_whole_block() -> None:
 
 
 def test_export_without_rating_blocks_still_splits_cards() -> None:
-    deck = parse("Deck\n1\nQ\nOne\nA\nuno\n2\nQ\nTwo\nA\ndos\n", Path("export.txt"))
+    text = "Deck\n1\nQ\nOne\nA\nuno\n2\nQ\nTwo\nA\ndos\n"
+
+    (deck,) = parse(text, Path("export.txt")).decks
 
     assert [(c.question, c.answer) for c in deck.cards] == [
         ("One", "uno"),
@@ -197,7 +200,7 @@ def test_text_in_another_format_is_a_located_error(
 def test_markdown_syntax_in_plain_text_is_escaped() -> None:
     answer = "## not a card\n???\n~~~\n<!-- id: x -->\n*a* and _b_ cost $5"
 
-    deck = parse(f"Deck\n1\nQ\nq\nA\n{answer}\n", Path("export.txt"))
+    (deck,) = parse(f"Deck\n1\nQ\nq\nA\n{answer}\n", Path("export.txt")).decks
 
     assert deck.cards[0].answer.split("\n\n") == [
         "\\## not a card",
@@ -244,3 +247,123 @@ def test_read_decodes_utf8_and_locates_bad_bytes(tmp_path: Path) -> None:
     assert re.fullmatch(
         r".*bad\.txt:4:2: error: export is not valid UTF-8.*", str(caught.value)
     )
+
+
+MULTI = DATA / "multi_deck_brainscape.txt"
+
+
+@pytest.fixture
+def multi(tmp_path: Path) -> Imported:
+    """The two-deck export as Windows writes it: CRLF line endings and a BOM."""
+    export = tmp_path / "multi.txt"
+    text = MULTI.read_text(encoding="utf-8").replace("\n", "\r\n")
+    export.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    return read(export)
+
+
+def test_a_title_after_a_card_starts_a_new_deck(multi: Imported) -> None:
+    # Worked out with `grep -n`: each card's number line, numbered anew per deck.
+    assert [(deck.title, deck.name) for deck in multi.decks] == [
+        ("Spanish Basics", "Spanish Basics"),
+        ("Spanish Verbs", "Spanish Verbs"),
+    ]
+    assert [[(c.number, c.line) for c in deck.cards] for deck in multi.decks] == [
+        [(1, 3), (2, 23)],
+        [(1, 43), (2, 60), (3, 73)],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("index", "stem"), [(0, "spanish-basics"), (1, "spanish-verbs")]
+)
+def test_each_deck_writes_its_golden_card_file(
+    multi: Imported, index: int, stem: str
+) -> None:
+    deck = multi.decks[index]
+    golden = DATA / f"multi_deck_brainscape.{stem}.expected.md"
+
+    written = to_markdown(deck, deck_name=deck.name)
+
+    assert written == golden.read_text(encoding="utf-8")
+
+
+def test_questions_and_answers_span_lines(multi: Imported) -> None:
+    first = multi.decks[0].cards[0]
+
+    assert first.question == 'How do you say\n\n"the cat"\n\nin Spanish?'
+    assert first.answer == "el gato\n\n(masculine, \\*not\\* la)"
+    assert (
+        multi.decks[1].cards[2].question == "Which verb is irregular?\n\nser or hablar"
+    )
+
+
+def test_nested_bullets_and_letter_or_roman_lines(multi: Imported) -> None:
+    assert multi.decks[0].cards[1].answer == (
+        "- lunes\n  - Monday\n- martes\n- miércoles"
+    )
+    # `a)` and `i.` are not Markdown lists, so each stays a line of text.
+    assert multi.decks[1].cards[0].answer.split("\n\n") == [
+        "1. hablo\n2. hablas\n3. habla",
+        "a) a regular -ar verb",
+        "i. stem: habl-",
+    ]
+
+
+def test_missing_sides_are_warnings_of_their_deck(multi: Imported) -> None:
+    assert multi.decks[0].diagnostics == ()
+    assert [(d.location.line, d.message) for d in multi.decks[1].diagnostics] == [
+        (60, "card 2 has no question"),
+        (73, 'card 3 "Which verb is irregular?" has no answer'),
+    ]
+
+
+def test_lf_export_reads_as_the_crlf_one(multi: Imported) -> None:
+    lf = parse(MULTI.read_text(encoding="utf-8"), MULTI)
+
+    assert [deck.cards for deck in lf.decks] == [deck.cards for deck in multi.decks]
+
+
+def test_several_decks_go_into_a_folder_one_card_file_each(
+    multi: Imported, tmp_path: Path
+) -> None:
+    written = write_import(multi, tmp_path / "out", source=MULTI)
+
+    assert [path.name for path in written.card_files] == [
+        "spanish-basics.md",
+        "spanish-verbs.md",
+    ]
+    assert "deck: Spanish Verbs\n" in written.card_files[1].read_text()
+    with pytest.raises(ExportFormatError, match="export holds 2 decks"):
+        write_import(multi, tmp_path / "one.md", source=MULTI)
+
+
+def test_without_rating_prompts_a_restart_of_numbers_marks_a_title() -> None:
+    text = (
+        "Deck one\n\n1\nQ\nq1\nA\na1\n\n2\nQ\nq2\nA\na2\n\n"
+        "Deck two\n\n1\nQ\nq3\nA\na3\n"
+    )
+
+    decks = parse(text, Path("export.txt")).decks
+
+    assert [(d.title, [(c.question, c.answer) for c in d.cards]) for d in decks] == [
+        ("Deck one", [("q1", "a1"), ("q2", "a2")]),
+        ("Deck two", [("q3", "a3")]),
+    ]
+
+
+def test_without_rating_prompts_numbers_that_follow_on_keep_the_answer() -> None:
+    # The ambiguity the module documents: the line could be a title, but the next
+    # card's number follows on, so it is the answer's last paragraph.
+    text = "Deck\n\n1\nQ\nq1\nA\na1\n\nSee also\n\n2\nQ\nq2\nA\na2\n"
+
+    (deck,) = parse(text, Path("export.txt")).decks
+
+    assert [c.answer for c in deck.cards] == ["a1\n\nSee also", "a2"]
+
+
+def test_a_title_may_follow_the_rating_prompt_without_blank_lines() -> None:
+    text = "One\n1\nQ\nq\nA\na\n" + RATING + "Two\n1\nQ\nq\nA\nb\n"
+
+    decks = parse(text, Path("export.txt")).decks
+
+    assert [(d.title, d.cards[0].line) for d in decks] == [("One", 2), ("Two", 16)]

@@ -1,4 +1,4 @@
-"""Read a Brainscape text export: a title line, then numbered `Q`/`A` cards.
+"""Read a Brainscape text export: decks of a title line, then numbered `Q`/`A` cards.
 
 Each card in the export reads
 
@@ -22,12 +22,22 @@ The last eight lines are the site's self-rating prompt, not part of the card. Th
 dropped only as that whole sequence, so an answer that is just "1" keeps its "1". An
 export without the prompt is read too: a number line followed by a `Q` line then starts
 the next card. A question line reading only "A" cannot be told from the marker; it ends
-the question.
+the question. Questions and answers may span lines; a line is never joined to another.
+
+An export of several decks starts each with its title. A line is a deck title when it
+is followed, after blank lines, by a card's start and either comes after a card's
+rating prompt, or (in an export without prompts) stands alone after a blank line and
+the next card's number does not follow on from the card before (each deck numbers its
+cards from 1). So in an export without prompts, an answer whose last line stands alone
+above the first card of the next deck loses that line to the title, and a title
+between two decks numbered on without a restart stays the last line of an answer:
+the text is kept either way, and the deck can be split by hand.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deckbuilder.errors import ExportFormatError
@@ -56,19 +66,19 @@ _REMEDY = (
 
 def read(path: Path, progress: Progress | None = None) -> Imported:
     """Read the Brainscape text export at `path`."""
-    return Imported((parse(read_text(path), path),))
+    return parse(read_text(path), path)
 
 
-def parse(text: str, source: Path) -> ImportedDeck:
+def parse(text: str, source: Path) -> Imported:
     """Read the text of a Brainscape export; `source` names it in messages."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     index = _skip_blank(lines, 0)
     if index == len(lines):
         raise ExportFormatError("export is empty", Location(source, 1), _REMEDY)
-    title = ""
+    decks: list[_Deck] = [_Deck("")]
     if not _starts_card(lines, index):
-        title, title_line = lines[index].strip(), index + 1
+        decks[0].title, title_line = lines[index].strip(), index + 1
         index = _skip_blank(lines, index + 1)
         if index == len(lines):
             raise ExportFormatError(
@@ -77,9 +87,10 @@ def parse(text: str, source: Path) -> ImportedDeck:
                 _REMEDY,
             )
 
-    cards: list[ImportedCard] = []
-    diagnostics: list[Diagnostic] = []
     while index < len(lines):
+        if _is_title(lines, index):
+            decks.append(_Deck(lines[index].strip()))
+            index = _skip_blank(lines, index + 1)
         if not _starts_card(lines, index):
             raise ExportFormatError(
                 "expected a card number line then a `Q` line, "
@@ -88,10 +99,30 @@ def parse(text: str, source: Path) -> ImportedDeck:
                 _REMEDY,
             )
         card, index, warning = _read_card(lines, index, source)
-        cards.append(card)
-        diagnostics += warning
+        decks[-1].cards.append(card)
+        decks[-1].diagnostics += warning
         index = _skip_blank(lines, index)
-    return ImportedDeck(title, tuple(cards), tuple(diagnostics))
+    # One deck is named by --deck, the --out file or its title, as before; several
+    # are named by their titles.
+    named = len(decks) > 1
+    return Imported(
+        tuple(
+            ImportedDeck(
+                deck.title,
+                tuple(deck.cards),
+                tuple(deck.diagnostics),
+                name=deck.title if named else "",
+            )
+            for deck in decks
+        )
+    )
+
+
+@dataclass
+class _Deck:
+    title: str
+    cards: list[ImportedCard] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def _read_card(
@@ -114,6 +145,7 @@ def _read_card(
     end = marker + 1
     while end < len(lines) and not _ends_card(lines, end):
         end += 1
+    end = _title_before(lines, marker + 1, end, number)
 
     question = lines[start + 2 : marker]
     card = ImportedCard(
@@ -138,6 +170,35 @@ def _warnings(card: ImportedCard, title: str, location: Location) -> list[Diagno
     else:
         return []
     return [Diagnostic(location, Severity.WARNING, message, remedy)]
+
+
+def _title_before(lines: list[str], start: int, end: int, number: int) -> int:
+    """Return where the answer in `lines[start:end]` ends: before a deck title.
+
+    Without a rating block, the line before the next card is a title only when it
+    stands alone after a blank line and the next card's number does not follow on
+    (each deck's cards are numbered from 1): otherwise it is the answer's last line.
+    """
+    if end == len(lines) or not _starts_card(lines, end):
+        return end
+    if int(lines[end].strip()) > number:
+        return end
+    last = end - 1
+    while last >= start and not lines[last].strip():
+        last -= 1
+    if last > start and not lines[last - 1].strip():
+        return last
+    return end
+
+
+def _is_title(lines: list[str], index: int) -> bool:
+    """Tell whether `lines[index]` is a deck title: a line of its own, not a card's
+    start, followed (after blank lines) by a card's start."""
+    return (
+        bool(lines[index].strip())
+        and not _starts_card(lines, index)
+        and _starts_card(lines, _skip_blank(lines, index + 1))
+    )
 
 
 def _ends_card(lines: list[str], index: int) -> bool:
