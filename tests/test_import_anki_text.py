@@ -288,6 +288,34 @@ def test_fixed_deck_notetype_tags_and_named_columns_golden() -> None:
     ]
 
 
+def test_deck_and_note_type_given_by_id_are_ignored_with_a_warning() -> None:
+    text = "#separator:tab\n#html:false\n#deck:1700000000\n#notetype:1\nq\ta\n"
+
+    imported = parse(text, Path("x.txt"))
+
+    assert imported.decks[0].name == ""
+    assert [(d.location.line, d.message) for d in imported.all_diagnostics] == [
+        (
+            3,
+            "deck given by its id 1700000000, which names nothing outside the "
+            "collection it came from: ignored",
+        ),
+        (
+            4,
+            "notetype given by its id 1, which names nothing outside the "
+            "collection it came from: ignored",
+        ),
+    ]
+
+
+def test_progress_hears_of_every_note(export: Path) -> None:
+    heard: list[tuple[str, int, int]] = []
+
+    read(export, lambda step, done, total: heard.append((step, done, total)))
+
+    assert heard == [("importing", n, len(NOTES)) for n in range(1, len(NOTES) + 1)]
+
+
 def test_unknown_note_type_is_basic_with_a_warning_at_its_first_row() -> None:
     text = (
         "#separator:tab\n#html:false\n#notetype column:1\n"
@@ -419,3 +447,26 @@ def test_cli_import_then_build_gives_anki_the_same_notes(
     assert by_front["gato"].card_count == 2
     assert by_front["pez"].card_count == 1
     assert by_front["{{c1::Madrid}} is the capital of {{c2::Spain}}"].card_count == 2
+
+
+@pytest.mark.parametrize(
+    ("is_html", "back", "answer"),
+    [
+        ("true", "a_b 2*3 [x](y) ~a~", "a_b 2*3 [x](y) ~a~"),
+        ("false", "<tag> & 2*3", "<tag> & 2*3"),
+        ("true", "# not a heading", "\\# not a heading"),
+        ("false", "???", "&#63;??"),
+    ],
+    ids=["html", "plain", "heading-kept-escaped", "separator-kept-escaped"],
+)
+def test_type_in_answer_is_unescaped_unless_it_would_end_the_card(
+    is_html: str, back: str, answer: str
+) -> None:
+    text = (
+        f"#separator:tab\n#html:{is_html}\n#notetype column:1\n"
+        f"Basic (type in the answer)\tq\t{back}\n"
+    )
+
+    (deck,) = parse(text, Path("x.txt")).decks
+
+    assert deck.cards[0].answer == answer

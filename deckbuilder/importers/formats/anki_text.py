@@ -64,7 +64,6 @@ _REMEDY = (
     "import a file written by Anki's File > Export > Notes in Plain Text: a "
     "`#separator:` header, then one note a row"
 )
-_PROGRESS_EVERY = 500
 
 
 @dataclass
@@ -138,8 +137,8 @@ def parse(text: str, source: Path, progress: Progress | None = None) -> Imported
     reader = _Reader(header, names, is_html, source)
     for done, row in enumerate(rows, start=1):
         reader.add(row, done)
-        if progress and (done % _PROGRESS_EVERY == 0 or done == len(rows)):
-            progress("reading notes", done, len(rows))
+        if progress is not None:
+            progress("importing", done, len(rows))
     return reader.imported()
 
 
@@ -183,6 +182,18 @@ def _header_entry(
         header.columns, header.columns_line = value, line
     elif key == "tags":
         header.tags = tuple(value.split())
+    elif key in ("deck", "notetype") and value.strip().isdigit():
+        # Anki reads a number as the id of a deck or note type in the collection
+        # the file is imported into; no name can be told from it.
+        header.warnings.append(
+            Diagnostic(
+                Location(source, line),
+                Severity.WARNING,
+                f"{key} given by its id {value.strip()}, which names nothing outside "
+                "the collection it came from: ignored",
+                f"write the {key}'s name instead, or pass --deck",
+            )
+        )
     elif key in ("deck", "notetype"):
         setattr(header, key, value.strip())
     elif key in ("guid column", "notetype column", "deck column", "tags column"):
