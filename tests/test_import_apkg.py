@@ -376,3 +376,22 @@ def test_the_command_line_imports_a_package_that_then_builds(
     )
     assert built.exit_code == 0, built.output
     assert "built 3 decks, 6 cards, 0 incomplete, 0 warnings, 0 errors" in built.stderr
+
+
+def test_a_symbolic_link_out_of_the_output_folder_is_refused(tmp_path: Path) -> None:
+    col = make_collection(tmp_path)
+    try:
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "cards"
+    out.mkdir()
+    (out / "media").symlink_to(elsewhere)
+
+    with pytest.raises(OutputError, match="would be written outside"):
+        write_import(importer("apkg")(package), out, source=package, force=True)
+
+    assert list(elsewhere.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == ["media"]
