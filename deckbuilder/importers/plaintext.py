@@ -3,7 +3,10 @@
 Flashcard sites export rich text as plain lines: lists become "1." and "•" lines (or a
 whole numbered list run together on one line), nesting becomes indentation. This module
 rebuilds those lists and escapes every other character Markdown, Python-Markdown or our
-card format would read as syntax, so the card shows the text as it was exported.
+card format would read as syntax, so the card shows the text as it was exported. Only
+"1." numbers and bullets make lists: lines numbered "a)", "i." or "1)" stay lines of
+text, as Python-Markdown reads them; an item indented deeper than the item above it
+nests under it.
 
 Known limitation: a line indented deeper than the list item above it (a wrapped item,
 or code under it) joins that item's paragraph, as any Markdown continuation line does;
