@@ -54,6 +54,8 @@ def to_markdown(
     soup = BeautifulSoup(_strip_markers(html), "html.parser")
     removed = _sanitise(soup)
     _fill_rowspans(soup)
+    _drop_empty_inline(soup)
+    _merge_touching(soup)
     soup.smooth()  # removed elements may leave neighbouring strings that read as one
 
     converter = _Converter(media_path, cloze)
@@ -151,6 +153,31 @@ def _span(cell: Tag, attribute: str) -> int:
     return max(1, min(int(value), 100)) if value.isdigit() else 1
 
 
+def _drop_empty_inline(soup: BeautifulSoup) -> None:
+    # `<b></b>` shows nothing, and would keep apart two tags that must merge.
+    for tag in reversed(soup.find_all(True)):
+        if (
+            tag.name not in _BLOCKS
+            and tag.name not in ("img", "wbr")
+            and not tag.get_text()
+            and tag.find(["img", "br"]) is None
+        ):
+            tag.decompose()
+
+
+def _merge_touching(soup: BeautifulSoup) -> None:
+    """Join `<b>a</b><b>b</b>` into one, as `**a****b**` would not read back, nor
+    would two code spans that touch."""
+    for tag in soup.find_all([*_EMPHASIS, "code"]):
+        if tag.decomposed:
+            continue
+        following = tag.next_sibling
+        while isinstance(following, Tag) and following.name == tag.name:
+            tag.extend(list(following.contents))
+            following.decompose()
+            following = tag.next_sibling
+
+
 # Conversion ----------------------------------------------------------------------
 
 # Noncharacters (never interchanged as text) mark what only the end can decide.
@@ -162,7 +189,7 @@ _CELL = "\ufdd2"
 _ROW = "\ufdd3"
 _STASH = "\ufdd4"
 """Opens and closes the number of a code block kept aside until the end."""
-_MARKERS = re.compile("[\ufdd0-\ufdd4]")
+_MARKERS = re.compile("[\ufdd0-\ufdd5]")
 
 _BLOCKS = frozenset(
     {
@@ -172,16 +199,18 @@ _BLOCKS = frozenset(
         "th", "thead", "tr", "ul", "br",
     }
 )  # fmt: skip
+_EMPHASIS = {"b": "strong", "strong": "strong", "i": "em", "em": "em"}
 _KEPT_INLINE = {
     "u": "u", "ins": "u", "sub": "sub", "sup": "sup", "kbd": "kbd", "mark": "mark",
     "s": "s", "strike": "s", "del": "del",
 }  # fmt: skip
 """Tags with no Markdown form, kept as inline HTML without their attributes."""
 
+_CLOSING_HASHES = re.compile(r"(?<!\\)((?:\\\\)*)(#+)$")  # `#`s not escaped
 _WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 _BACKTICKS = re.compile(r"`+")
 _LANGUAGE = re.compile(r"(?:language|lang|highlight(?:-source)?)-(?P<name>\w[\w+#.-]*)")
-_WEB = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:|//")
+_WEB = re.compile(r"(?:https?:)?//", re.IGNORECASE)
 _SOUND = re.compile(r"\[sound:(?P<name>[^\]]+)\]")
 _SPECIAL = re.compile(
     r"\\\((?P<inline>.*?)\\\)"  # MathJax inline math
@@ -192,12 +221,24 @@ _SPECIAL = re.compile(
 )
 # What plaintext.escape leaves alone because it sees a whole line, while a text node
 # is only part of one: `[` or `$` closed by a later node, `|` that a later line turns
-# into a table, `<` or `&` completed by the next node.
-_FRAGMENT = re.compile(r"\\.|[\[$|]|<$|&(?=#?\w*$)")
-_FRAGMENT_ENTITIES = {"<": "&lt;", "&": "&amp;"}
-_NUMBER_ALONE = re.compile(r"(\d+)\.$")
-# A path character Markdown, our math or cloze scanning, or media.py could misread.
+# into a table, `<` or `&` completed by the next node, and `&` before `#` or a
+# letter, which browsers read as a reference even without its `;`. `[` becomes a
+# reference, never `\[`: that opens display math, which a later `\]` (as in `\\]`)
+# would close.
+_FRAGMENT = re.compile(
+    r"\\.|&#?\w+;|[\[$|]|<$|&(?=[#\w]|$)"
+    r"|(?<![^\W_])_|_(?![^\W_])"  # `_` not inside a word: escape() leaves `__1__`
+)
+_FRAGMENT_ENTITIES = {"<": "&lt;", "&": "&amp;", "[": "&#91;", "\\[": "&#91;"}
+# Line starts escape() cannot see as such in part of a line: "1." before a <b>, and
+# `=` which, under a line that a <br> ended, would make that line a heading.
+_LINE_START = ((re.compile(r"(\d+)\.$"), r"\1\\."), (re.compile(r"="), "&#61;"))
+# A character of a media path that Markdown, our math or cloze scanning, or media.py
+# (which takes `name:` for a web address) could misread.
 _UNSAFE_IN_PATH = re.compile(r"[^\w./!&+,;=@~-]|(?<!\w)_|_(?!\w)")
+# The same for a web address, which keeps its `:`, `?`, `#` and percent-escapes.
+_UNSAFE_IN_URL = re.compile(r"[\s()<>\[\]\"`\\${}|^]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class _Converter(MarkdownConverter):
@@ -222,6 +263,9 @@ class _Converter(MarkdownConverter):
         if "pre" in parent_tags or "code" in parent_tags:
             return ""  # code is read whole by its element
         text = str(el).replace("\xa0", " ")
+        if "a" in parent_tags:
+            # A `]` would end the link's text early; `\]` could close `\[` math.
+            text = text.replace("]", "\ufdd5")
         pieces: list[str] = []
         done = 0
         for match in _SPECIAL.finditer(text):
@@ -229,16 +273,20 @@ class _Converter(MarkdownConverter):
             pieces.append(self._special(match, text[match.end() :], el))
             done = match.end()
         pieces.append(self._text(text[done:], el, not pieces))
-        return self._trim("".join(pieces), el)
+        converted = self._trim("".join(pieces), el).replace("\ufdd5", "&#93;")
+        following = _visible_sibling(el, 1)
+        if converted.endswith("!") and isinstance(following, Tag):
+            converted = converted[:-1] + "\\!"  # `!` before a link makes an image
+        return converted
 
     def _text(self, text: str, el: NavigableString, first: bool) -> str:
         if not text:
             return ""
         text = _WHITESPACE.sub(" ", text)
         if first and _at_line_start(el):
-            body = text.lstrip(" ")
-            escaped = _NUMBER_ALONE.sub(r"\1\\.", escape(body))
-            escaped = text[: len(text) - len(body)] + escaped
+            # escape() reads a whole line: spaces at its ends hide `---` from it.
+            leading, body, trailing = _chomp(text)
+            escaped = leading + _escape_line_start(body) + trailing
         else:
             # A leading space keeps escape's line-start rules off mid-line text.
             escaped = escape(" " + text)[1:]
@@ -324,6 +372,8 @@ class _Converter(MarkdownConverter):
         text = _resolve(text, inline=True).strip()
         if "_inline" in parent_tags or not text:
             return _EDGE + text + _EDGE
+        # A heading's closing `#`s are dropped, so the text's own are escaped.
+        text = _CLOSING_HASHES.sub(lambda m: m[1] + "\\#" * len(m[2]), text)
         # `##` would start a new card, so headings start at level 3.
         return f"\n\n{'#' * min(6, n + 2)} {text}\n\n"
 
@@ -376,14 +426,12 @@ class _Converter(MarkdownConverter):
     # Inline formatting -----------------------------------------------------------
 
     def convert_b(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        return _wrap(text, "**")
+        if _touches_markup(el):
+            tag = _EMPHASIS[el.name]
+            return _wrap(text, f"<{tag}>", f"</{tag}>")
+        return _wrap(text, "**" if _EMPHASIS[el.name] == "strong" else "*")
 
-    convert_strong = convert_b
-
-    def convert_i(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        return _wrap(text, "*")
-
-    convert_em = convert_i
+    convert_strong = convert_i = convert_em = convert_b
 
     def convert_u(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         tag = _KEPT_INLINE[el.name]
@@ -403,17 +451,17 @@ class _Converter(MarkdownConverter):
         if not href or not text.strip():
             return text
         leading, body, trailing = _chomp(text)
-        return f"{leading}[{body}]({_quote(href)}){trailing}"
+        return f"{leading}[{body}]({_quote(href, url=True)}){trailing}"
 
     def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         alt = _WHITESPACE.sub(" ", str(el.get("alt", ""))).strip()
         alt = escape(" " + alt)[1:] if alt else ""
-        alt = _FRAGMENT.sub(_escape_fragment, alt)
+        alt = _FRAGMENT.sub(_escape_fragment, alt).replace("]", "&#93;")
         src = str(el.get("src", "")).strip()
         if not src:
             return alt  # its source was unsafe and removed, or it had none
         if _WEB.match(src):
-            return f"![{alt}]({_quote(src)})"
+            return f"![{alt}]({_quote(src, url=True)})"
         return f"![{alt}]({self._media_file(src)})"
 
     def convert_video(self, el: Tag, text: str, parent_tags: set[str]) -> str:
@@ -436,11 +484,17 @@ class _Converter(MarkdownConverter):
         language = _language(el)
         if language and "\n" in code.strip("\n") and "_inline" not in parent_tags:
             return self._fence(code.strip("\n"), language)
-        return _code_span(code, in_table="td" in parent_tags or "th" in parent_tags)
+        span = _code_span(code, in_table="td" in parent_tags or "th" in parent_tags)
+        # Two spans in a row would run their backticks together (`a``b`), so one
+        # that may touch another gets a space after it.
+        following = _string_after(el)
+        if span and following is not None and following.find_parent("code"):
+            return span if str(following)[:1].isspace() else span + " "
+        return span
 
     def _fence(self, code: str, language: str) -> str:
         if not code.strip():
-            return ""
+            return _EDGE  # an empty block still ends the line before it
         longest = max((len(run) for run in _BACKTICKS.findall(code)), default=0)
         fence = "`" * max(3, longest + 1)
         lines = [line.rstrip() for line in code.split("\n")]
@@ -489,6 +543,32 @@ def _is_header(row: Tag) -> bool:
     return in_head or (bool(cells) and all(cell.name == "th" for cell in cells))
 
 
+def _touches_markup(el: Tag) -> bool:
+    """Return whether `el` touches other markup, where `*` next to another `*`
+    (`*a**b*`) would not read back as two emphases."""
+    for sibling in (_visible_sibling(el, -1), _visible_sibling(el, 1)):
+        if sibling is None:
+            if el.parent is not None and el.parent.name in _EMPHASIS:
+                return True
+        elif isinstance(sibling, Tag) and sibling.name in _EMPHASIS:
+            return True
+    return False
+
+
+def _visible_sibling(el: PageElement, step: int) -> PageElement | None:
+    """Return the sibling before (-1) or after (1) `el` that shows something."""
+    sibling = el.previous_sibling if step < 0 else el.next_sibling
+    while (
+        isinstance(sibling, Tag)
+        and sibling.name not in _BLOCKS
+        and not sibling.get_text().strip()
+        and sibling.find("img") is None
+        and sibling.name != "img"
+    ):
+        sibling = sibling.previous_sibling if step < 0 else sibling.next_sibling
+    return sibling
+
+
 def _at_line_start(el: PageElement) -> bool:
     """Return whether `el` may start a line: nothing visible comes before it inline."""
     sibling = el.previous_sibling
@@ -496,7 +576,7 @@ def _at_line_start(el: PageElement) -> bool:
         if isinstance(sibling, Tag):
             if sibling.name in _BLOCKS:
                 return True
-            if sibling.name == "img" or sibling.get_text():
+            if sibling.name == "img" or sibling.get_text().strip():
                 return False
         elif str(sibling).strip():
             return False
@@ -513,16 +593,33 @@ def _block_edge(sibling: PageElement | None, parent: Tag | None) -> bool:
     return isinstance(sibling, Tag) and sibling.name in _BLOCKS
 
 
+def _string_after(el: Tag) -> PageElement | None:
+    last: PageElement = el
+    while isinstance(last, Tag) and last.contents:
+        last = last.contents[-1]
+    return last.find_next(string=True)
+
+
 def _next_text(el: PageElement) -> str:
     following = el.find_next(string=True)
     return str(following) if following is not None else ""
 
 
+def _escape_line_start(text: str) -> str:
+    escaped = escape(text)
+    for pattern, replacement in _LINE_START:
+        if pattern.match(escaped):
+            return pattern.sub(replacement, escaped, count=1)
+    return escaped
+
+
 def _escape_fragment(match: re.Match[str]) -> str:
     found = match[0]
-    if found.startswith("\\"):
-        return found  # escaped already
-    return _FRAGMENT_ENTITIES.get(found, "\\" + found)
+    if found in _FRAGMENT_ENTITIES:
+        return _FRAGMENT_ENTITIES[found]
+    if found.startswith(("\\", "&")):
+        return found  # escaped already, or a reference escape() wrote
+    return "\\" + found
 
 
 def _chomp(text: str) -> tuple[str, str, str]:
@@ -549,9 +646,10 @@ def _indent(text: str, first: str) -> str:
     return "\n".join([first + lines[0], *rest])
 
 
-def _quote(path: str) -> str:
+def _quote(path: str, *, url: bool = False) -> str:
     """Percent-encode what Markdown, our math or cloze reading could misread."""
-    return _UNSAFE_IN_PATH.sub(
+    unsafe = _UNSAFE_IN_URL if url else _UNSAFE_IN_PATH
+    return unsafe.sub(
         lambda m: "".join(f"%{byte:02X}" for byte in m[0].encode("utf-8")), path
     )
 
@@ -656,4 +754,5 @@ def _tidy(markdown: str, stash: list[str]) -> str:
 
 
 def _strip_markers(html: str) -> str:
-    return _MARKERS.sub("", html)
+    # Control characters too: Anki cannot store them, and card files may not hold them.
+    return _CONTROL.sub("", _MARKERS.sub("", html))
