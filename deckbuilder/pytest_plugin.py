@@ -13,18 +13,11 @@ import pytest
 
 from deckbuilder import outputs
 from deckbuilder.errors import DeckbuilderError, SourceError
+from deckbuilder.jobs import CardJob, CardResult, Failure, Frame, SnippetRunner
 from deckbuilder.model import Card, Location
 from deckbuilder.parse import read_card_file
 from deckbuilder.report import Diagnostic, Severity
-from deckbuilder.runner import (
-    CardJob,
-    CardResult,
-    Failure,
-    ForkServerRunner,
-    Frame,
-    SnippetRunner,
-    SubprocessRunner,
-)
+from deckbuilder.runner import ForkServerRunner, SubprocessRunner
 from deckbuilder.snippets import CardPlan, OutputCheck, Settings, has_code, plan_card
 
 _RUNNERS = ("forkserver", "subprocess")
