@@ -21,13 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deckbuilder.runner import (
-    CardJob,
-    ForkServerRunner,
-    SnippetRunner,
-    Step,
-    SubprocessRunner,
-)
+from deckbuilder.jobs import CardJob, SnippetRunner, Step
+from deckbuilder.runner import ForkServerRunner, SubprocessRunner
 
 TENSORFLOW = """\
 import tensorflow as tf

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from deckbuilder.cloze import remove_markers
 from deckbuilder.errors import SourceError
+from deckbuilder.jobs import CardJob, Step
 from deckbuilder.model import Card, CardFile, CodeBlock, Location
 from deckbuilder.regions import include_region, python_lines
-from deckbuilder.runner import CardJob, Step
 
 PYTHON = frozenset({"python", "py", "python3"})
 """Languages whose blocks run."""

@@ -18,8 +18,9 @@ import pytest
 from helpers import card_project, write
 
 from deckbuilder import Options, build
-from deckbuilder.pytest_plugin import DEFAULT_MEMORY, parse_size
-from deckbuilder.runner import CardJob, Step, SubprocessRunner
+from deckbuilder.jobs import CardJob, Step
+from deckbuilder.plugin_options import DEFAULT_MEMORY, parse_size
+from deckbuilder.runner import SubprocessRunner
 
 pytest_plugins = ["pytester"]
 
