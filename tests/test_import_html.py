@@ -247,14 +247,18 @@ _WRAPPERS = [
 ]  # fmt: skip
 
 
-@st.composite
-def simple_fields(draw: st.DrawFn) -> str:
-    pieces = draw(
-        st.lists(st.tuples(st.sampled_from(_WRAPPERS), _TEXT), min_size=1, max_size=4)
-    )
-    return "".join(
-        wrapper.format(html.escape(text, quote=False)) for wrapper, text in pieces
-    )
+def _wrapped(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.tuples(
+        st.sampled_from(_WRAPPERS), st.lists(children, min_size=1, max_size=3)
+    ).map(lambda drawn: drawn[0].format("".join(drawn[1])))
+
+
+_LEAF = _TEXT.map(lambda text: html.escape(text, quote=False))
+
+
+def simple_fields() -> st.SearchStrategy[str]:
+    """Fields of escaped text in common tags, nested up to a few levels."""
+    return st.recursive(_LEAF, _wrapped, max_leaves=6)
 
 
 @given(simple_fields())
@@ -267,6 +271,28 @@ def test_text_renders_back_to_the_same_text(field: str) -> None:
     rendered = Renderer().render(markdown, path=Path("c.md"), first_line=1).html
 
     assert visible(rendered) == visible(field), markdown
+
+
+# Hidden text that is blank or starts a hint would hide nothing: an error, rightly.
+_HIDDEN = _TEXT.filter(lambda text: bool(text.strip()) and ":" not in text)
+
+
+@given(st.lists(st.tuples(_HIDDEN, st.booleans()), min_size=1, max_size=4))
+def test_cloze_text_renders_back_to_the_same_text_and_clozes(
+    pieces: list[tuple[str, bool]],
+) -> None:
+    field = "".join(
+        f"{{{{c{number}::<b>{html.escape(text)}</b>}}}}"
+        if hidden
+        else html.escape(text)
+        for number, (text, hidden) in enumerate(pieces, start=1)
+    )
+    markdown = convert(field, cloze=True).markdown
+
+    rendered = Renderer().render(markdown, path=Path("c.md"), first_line=1, cloze=True)
+
+    assert visible(rendered.html) == visible(field), markdown
+    assert rendered.diagnostics == ()
 
 
 _HOSTILE = st.sampled_from(

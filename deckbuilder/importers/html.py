@@ -189,7 +189,10 @@ _CELL = "\ufdd2"
 _ROW = "\ufdd3"
 _STASH = "\ufdd4"
 """Opens and closes the number of a code block kept aside until the end."""
+_CLOSE_BRACKET = "\ufdd5"
+"""A `]` in a link's text, written as a reference once the text is escaped."""
 _MARKERS = re.compile("[\ufdd0-\ufdd5]")
+_LINE_MARKERS = re.compile(f"([{_BR}{_EDGE}]+)")
 
 _BLOCKS = frozenset(
     {
@@ -211,7 +214,6 @@ _WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 _BACKTICKS = re.compile(r"`+")
 _LANGUAGE = re.compile(r"(?:language|lang|highlight(?:-source)?)-(?P<name>\w[\w+#.-]*)")
 _WEB = re.compile(r"(?:https?:)?//", re.IGNORECASE)
-_SOUND = re.compile(r"\[sound:(?P<name>[^\]]+)\]")
 _SPECIAL = re.compile(
     r"\\\((?P<inline>.*?)\\\)"  # MathJax inline math
     r"|\\\[(?P<display>.*?)\\\]"  # MathJax display math
@@ -230,9 +232,13 @@ _FRAGMENT = re.compile(
     r"|(?<![^\W_])_|_(?![^\W_])"  # `_` not inside a word: escape() leaves `__1__`
 )
 _FRAGMENT_ENTITIES = {"<": "&lt;", "&": "&amp;", "[": "&#91;", "\\[": "&#91;"}
-# Line starts escape() cannot see as such in part of a line: "1." before a <b>, and
-# `=` which, under a line that a <br> ended, would make that line a heading.
-_LINE_START = ((re.compile(r"(\d+)\.$"), r"\1\\."), (re.compile(r"="), "&#61;"))
+# Line starts escape() misses: "1." before a <b> (it sees no space after it), `-- -`
+# (a rule too), and `=` which, under a line that a <br> ended, makes it a heading.
+_LINE_START = (
+    (re.compile(r"(\d+)\.$"), r"\1\\."),
+    (re.compile(r"-(?=[ -]*$)"), r"\\-"),
+    (re.compile(r"="), "&#61;"),
+)
 # A character of a media path that Markdown, our math or cloze scanning, or media.py
 # (which takes `name:` for a web address) could misread.
 _UNSAFE_IN_PATH = re.compile(r"[^\w./!&+,;=@~-]|(?<!\w)_|_(?!\w)")
@@ -255,6 +261,7 @@ class _Converter(MarkdownConverter):
 
     @property
     def media(self) -> tuple[str, ...]:
+        """The media names met so far, in order of first use."""
         return tuple(self._media)
 
     # Text -------------------------------------------------------------------
@@ -265,7 +272,7 @@ class _Converter(MarkdownConverter):
         text = str(el).replace("\xa0", " ")
         if "a" in parent_tags:
             # A `]` would end the link's text early; `\]` could close `\[` math.
-            text = text.replace("]", "\ufdd5")
+            text = text.replace("]", _CLOSE_BRACKET)
         pieces: list[str] = []
         done = 0
         for match in _SPECIAL.finditer(text):
@@ -273,7 +280,7 @@ class _Converter(MarkdownConverter):
             pieces.append(self._special(match, text[match.end() :], el))
             done = match.end()
         pieces.append(self._text(text[done:], el, not pieces))
-        converted = self._trim("".join(pieces), el).replace("\ufdd5", "&#93;")
+        converted = self._trim("".join(pieces), el).replace(_CLOSE_BRACKET, "&#93;")
         following = _visible_sibling(el, 1)
         if converted.endswith("!") and isinstance(following, Tag):
             converted = converted[:-1] + "\\!"  # `!` before a link makes an image
@@ -288,8 +295,7 @@ class _Converter(MarkdownConverter):
             leading, body, trailing = _chomp(text)
             escaped = leading + _escape_line_start(body) + trailing
         else:
-            # A leading space keeps escape's line-start rules off mid-line text.
-            escaped = escape(" " + text)[1:]
+            escaped = _escape_inline(text)
         escaped = _FRAGMENT.sub(_escape_fragment, escaped)
         if self._after_sound and escaped[0] in "(:":
             # `[sound:x](url)` or `[sound:x]: url` would make the tag a link.
@@ -324,7 +330,11 @@ class _Converter(MarkdownConverter):
         source = match["display"] if display else match["inline"]
         source = re.sub(r"[ \t]*\n\s*", "\n", source.replace("\xa0", " "))
         if "$" in source or "`" in source or not source.strip():
-            return match[0] if "`" not in source else escape(" " + match[0])[1:]
+            # MathJax reads such spans, but our format would not: a backtick inside
+            # is never math there, so that one is kept as text.
+            if "`" in source:
+                return _FRAGMENT.sub(_escape_fragment, _escape_inline(match[0]))
+            return match[0]
         if display:
             return f"$${source}$$"
         following = rest[:1] or _next_text(el)[:1]
@@ -413,6 +423,10 @@ class _Converter(MarkdownConverter):
             return _EDGE + text + _EDGE
         if not text:
             return ""
+        if text.startswith(_STASH):
+            # A fence cannot open on the item's marker line; an empty comment,
+            # which shows nothing, holds that line.
+            text = "<!-- -->\n" + text
         marker = "-"
         parent = el.parent
         if parent is not None and parent.name == "ol":
@@ -448,14 +462,15 @@ class _Converter(MarkdownConverter):
 
     def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         href = str(el.get("href", "")).strip()
-        if not href or not text.strip():
+        if not href or "a" in parent_tags:
+            # Its address was unsafe and removed, or it had none; a link inside a
+            # link is no link in a browser either.
             return text
-        leading, body, trailing = _chomp(text)
-        return f"{leading}[{body}]({_quote(href, url=True)}){trailing}"
+        return _wrap(text, "[", f"]({_quote(href, url=True)})")
 
     def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         alt = _WHITESPACE.sub(" ", str(el.get("alt", ""))).strip()
-        alt = escape(" " + alt)[1:] if alt else ""
+        alt = _escape_inline(alt) if alt else ""
         alt = _FRAGMENT.sub(_escape_fragment, alt).replace("]", "&#93;")
         src = str(el.get("src", "")).strip()
         if not src:
@@ -474,7 +489,7 @@ class _Converter(MarkdownConverter):
     def convert_pre(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         code = _code_text(el)
         if "_inline" in parent_tags:
-            return _code_span(code, in_table="td" in parent_tags or "th" in parent_tags)
+            return _apart(el, _code_span(code, in_table=_in_table(parent_tags)))
         return self._fence(code.strip("\n"), _language(el))
 
     def convert_code(self, el: Tag, text: str, parent_tags: set[str]) -> str:
@@ -484,13 +499,7 @@ class _Converter(MarkdownConverter):
         language = _language(el)
         if language and "\n" in code.strip("\n") and "_inline" not in parent_tags:
             return self._fence(code.strip("\n"), language)
-        span = _code_span(code, in_table="td" in parent_tags or "th" in parent_tags)
-        # Two spans in a row would run their backticks together (`a``b`), so one
-        # that may touch another gets a space after it.
-        following = _string_after(el)
-        if span and following is not None and following.find_parent("code"):
-            return span if str(following)[:1].isspace() else span + " "
-        return span
+        return _apart(el, _code_span(code, in_table=_in_table(parent_tags)))
 
     def _fence(self, code: str, language: str) -> str:
         if not code.strip():
@@ -593,6 +602,19 @@ def _block_edge(sibling: PageElement | None, parent: Tag | None) -> bool:
     return isinstance(sibling, Tag) and sibling.name in _BLOCKS
 
 
+def _in_table(parent_tags: set[str]) -> bool:
+    return "td" in parent_tags or "th" in parent_tags
+
+
+def _apart(el: Tag, span: str) -> str:
+    """Return the code `span` of `el`, with a space after it if the next text is
+    code too: two spans in a row would run their backticks together (`a``b`)."""
+    following = _string_after(el)
+    if span and following is not None and following.find_parent(["code", "pre"]):
+        return span if str(following)[:1].isspace() else span + " "
+    return span
+
+
 def _string_after(el: Tag) -> PageElement | None:
     last: PageElement = el
     while isinstance(last, Tag) and last.contents:
@@ -603,6 +625,11 @@ def _string_after(el: Tag) -> PageElement | None:
 def _next_text(el: PageElement) -> str:
     following = el.find_next(string=True)
     return str(following) if following is not None else ""
+
+
+def _escape_inline(text: str) -> str:
+    # A leading space keeps escape's line-start rules off text in mid-line.
+    return escape(" " + text)[1:]
 
 
 def _escape_line_start(text: str) -> str:
@@ -631,11 +658,22 @@ def _chomp(text: str) -> tuple[str, str, str]:
 
 
 def _wrap(text: str, opening: str, closing: str | None = None) -> str:
+    """Return `text` between `opening` and `closing` (by default `opening`)."""
+    if "\n" in text:
+        return text  # markup around blocks (lists, tables) has no Markdown form
+    # Markup cannot span paragraphs, so each line is wrapped on its own.
+    lines = _LINE_MARKERS.split(text)
+    return "".join(
+        _wrap_line(line, opening, opening if closing is None else closing)
+        for line in lines
+    )
+
+
+def _wrap_line(text: str, opening: str, closing: str) -> str:
     # Markdown's emphasis may not start or end with a space, so spaces go outside.
     leading, body, trailing = _chomp(text)
-    if not body:
+    if not body or _LINE_MARKERS.fullmatch(body):
         return text
-    closing = opening if closing is None else closing
     return f"{leading}{opening}{body}{closing}{trailing}"
 
 
