@@ -51,8 +51,9 @@ def to_markdown(
     With `cloze`, the field is a cloze note's text: braces inside its clozes are
     written so that our renderer ends each cloze where Anki does.
     """
-    soup = BeautifulSoup(_strip_markers(html), "html.parser")
+    soup = BeautifulSoup(html, "html.parser")
     removed = _sanitise(soup)
+    _clean_text(soup)
     _fill_rowspans(soup)
     _drop_empty_inline(soup)
     _merge_touching(soup)
@@ -119,6 +120,19 @@ def _bad_scheme(url: str) -> str | None:
         if normalised.startswith(scheme + ":"):
             return scheme
     return None
+
+
+def _clean_text(soup: BeautifulSoup) -> None:
+    """Drop control characters, which card files may not hold (Anki cannot store
+    them either), and the characters this module uses as markers."""
+    for string in list(soup.find_all(string=True)):
+        cleaned = _CONTROL.sub("", _MARKERS.sub("", str(string)))
+        if cleaned != string:
+            string.replace_with(cleaned)
+    for tag in soup.find_all(True):
+        for name, value in tag.attrs.items():
+            if isinstance(value, str):
+                tag[name] = _CONTROL.sub("", _MARKERS.sub("", value))
 
 
 def _fill_rowspans(soup: BeautifulSoup) -> None:
@@ -789,8 +803,3 @@ def _tidy(markdown: str, stash: list[str]) -> str:
         text,
         flags=re.MULTILINE,
     )
-
-
-def _strip_markers(html: str) -> str:
-    # Control characters too: Anki cannot store them, and card files may not hold them.
-    return _CONTROL.sub("", _MARKERS.sub("", html))
