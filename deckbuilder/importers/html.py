@@ -707,10 +707,14 @@ def _quote(path: str, *, url: bool = False) -> str:
 
 
 def _code_text(el: Tag) -> str:
+    # Anki's editor writes the lines of code with <br>, or as one <div> each.
     parts: list[str] = []
     for node in el.descendants:
         if isinstance(node, Tag) and node.name == "br":
-            parts.append("\n")  # Anki's editor writes code lines with <br>
+            parts.append("\n")
+        elif isinstance(node, Tag) and node.name in _BLOCKS:
+            if parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
         elif isinstance(node, NavigableString):
             parts.append(str(node))
     return "".join(parts).replace("\xa0", " ")
