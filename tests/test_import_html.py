@@ -15,6 +15,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from deckbuilder.importers.html import Converted, to_markdown
+from deckbuilder.media import link_media
 from deckbuilder.render import Renderer
 
 CASES = Path(__file__).parent / "data" / "html"
@@ -189,17 +190,12 @@ def test_anki_lines_render_as_lines_and_blank_lines_as_paragraphs(
 
 
 def test_media_paths_are_read_back_by_the_renderer(tmp_path: Path) -> None:
-    from deckbuilder.media import link_media
-
-    names = ["my pic (1).png", "50%.png", "a:b.png", "_x_.mp3", "été.png"]
+    names = ["my pic (1).png", "50%.png", "a:b.png", "_x_.mp3", "été.png", "&lt;.png"]
     (tmp_path / ".git").mkdir()
     (tmp_path / "media").mkdir()
     for number, name in enumerate(names):
         (tmp_path / "media" / name).write_bytes(bytes([number]))
-    field = "".join(
-        f"[sound:{name}]" if name.endswith(".mp3") else f'<img src="{name}">'
-        for name in names
-    )
+    field = "".join(media_reference(name) for name in names)
     markdown = convert(field).markdown
 
     field_html = Renderer().render(markdown, path=tmp_path / "c.md", first_line=1).html
@@ -209,6 +205,12 @@ def test_media_paths_are_read_back_by_the_renderer(tmp_path: Path) -> None:
 
     assert linked.diagnostics == ()
     assert sorted(file.path.name for file in linked.files) == sorted(names)
+
+
+def media_reference(name: str) -> str:
+    """Return the field HTML that shows or plays the media file `name`."""
+    written = html.escape(name)
+    return f"[sound:{written}]" if name.endswith(".mp3") else f'<img src="{written}">'
 
 
 def test_media_are_listed_once_in_order_of_first_use() -> None:

@@ -254,8 +254,8 @@ _LINE_START = (
     (re.compile(r"="), "&#61;"),
 )
 # A character of a media path that Markdown, our math or cloze scanning, or media.py
-# (which takes `name:` for a web address) could misread.
-_UNSAFE_IN_PATH = re.compile(r"[^\w./!&+,;=@~-]|(?<!\w)_|_(?!\w)")
+# (which takes `name:` for a web address and unescapes `&lt;`) could misread.
+_UNSAFE_IN_PATH = re.compile(r"[^\w./!+,;=@~-]|(?<!\w)_|_(?!\w)")
 # The same for a web address, which keeps its `:`, `?`, `#` and percent-escapes.
 _UNSAFE_IN_URL = re.compile(r"[\s()<>\[\]\"`\\${}|^]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
