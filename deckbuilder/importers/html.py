@@ -6,10 +6,18 @@ markers in the text. The field comes from someone else's package, so it is untru
 scripts, event handlers and `javascript:` links are removed and reported before the
 rest is converted, and every piece of text is escaped so that it shows as written.
 
+Choices: Anki's lines (`<div>`s, `<br>`s) stay lines, joined by `<br>` in one
+paragraph, and an empty line starts a new paragraph, so the card keeps its spacing;
+headings start at level 3, as `##` starts a card; `<u>`, `<sub>`, `<sup>`, `<kbd>`,
+`<mark>`, `<s>` and `<del>` stay inline HTML without attributes; a `[` in text is
+written `&#91;`, as `\\[` would open display math.
+
 Known limitations: math and `[sound:...]` are found only within one run of text (not
 across tags such as `\\(x<sup>2</sup>\\)`); trailing spaces on code lines are dropped;
-a table with block content in its cells keeps only the text, on `<br>`-separated
-lines; styling (colours, fonts, alignment) is lost, as Markdown has none.
+a table keeps only the text of block content in its cells, on `<br>`-separated lines;
+formatting or a link around whole blocks (lists, tables, code) is dropped; code in a
+quote is read back by our renderer as inline code; styling (colours, fonts,
+alignment) is lost, as Markdown has none.
 """
 
 from __future__ import annotations
@@ -415,7 +423,11 @@ class _Converter(MarkdownConverter):
         text = _resolve(text, inline=False).strip("\n ")
         if "_inline" in parent_tags or not text:
             return _EDGE + text + _EDGE
-        return "\n" + _indent(text, ":   ") + "\n\n"
+        if "\n" in text:
+            # Our renderer reads one paragraph per definition: more are kept as
+            # paragraphs of their own.
+            return f"\n\n{text}\n\n"
+        return f"\n:   {text}\n\n"
 
     def convert_dl(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         return f"\n\n{text.strip()}\n\n"
@@ -437,10 +449,6 @@ class _Converter(MarkdownConverter):
             return _EDGE + text + _EDGE
         if not text:
             return ""
-        if text.startswith(_STASH):
-            # A fence cannot open on the item's marker line; an empty comment,
-            # which shows nothing, holds that line.
-            text = "<!-- -->\n" + text
         marker = "-"
         parent = el.parent
         if parent is not None and parent.name == "ol":
@@ -449,7 +457,7 @@ class _Converter(MarkdownConverter):
             marker = f"{first + len(el.find_previous_siblings('li'))}."
         # Content lines line up with the item's text, which is where our renderer
         # reads nested lists: 2 spaces under "-", 3 under "1.".
-        return _indent(text, marker + " ") + "\n"
+        return _indent(_hold_first_line(text), marker + " ") + "\n"
 
     # Inline formatting -----------------------------------------------------------
 
@@ -698,6 +706,12 @@ def _indent(text: str, first: str) -> str:
     return "\n".join([first + lines[0], *rest])
 
 
+def _hold_first_line(text: str) -> str:
+    # A fence cannot open on a list item's marker line; an empty comment, which
+    # shows nothing, holds that line.
+    return "<!-- -->\n" + text if text.startswith(_STASH) else text
+
+
 def _quote(path: str, *, url: bool = False) -> str:
     """Percent-encode what Markdown, our math or cloze reading could misread."""
     unsafe = _UNSAFE_IN_URL if url else _UNSAFE_IN_PATH
@@ -794,15 +808,12 @@ def _tidy(markdown: str, stash: list[str]) -> str:
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
     def unstash(match: re.Match[str]) -> str:
-        # The block's first line follows its line's quote marks, indent or list
-        # marker; its other lines line up under it.
-        first, *rest = stash[int(match["number"])].split("\n")
-        prefix = match["prefix"]
-        under = re.sub(r"(?:-|\d+\.) $", lambda m: " " * len(m[0]), prefix)
-        return "\n".join([prefix + first, *((under + line).rstrip() for line in rest)])
+        # Every line of the block gets the indent or quote marks of its placeholder.
+        code = stash[int(match["number"])].split("\n")
+        return "\n".join((match["prefix"] + line).rstrip() for line in code)
 
     return re.sub(
-        f"^(?P<prefix>[ >]*(?:(?:-|\\d+\\.) )?){_STASH}(?P<number>\\d+){_STASH}$",
+        f"^(?P<prefix>[ >]*){_STASH}(?P<number>\\d+){_STASH}$",
         unstash,
         text,
         flags=re.MULTILINE,
