@@ -16,8 +16,8 @@ Known limitations: math and `[sound:...]` are found only within one run of text 
 across tags such as `\\(x<sup>2</sup>\\)`); trailing spaces on code lines are dropped;
 a table keeps only the text of block content in its cells, on `<br>`-separated lines;
 formatting or a link around whole blocks (lists, tables, code) is dropped; code in a
-quote is read back by our renderer as inline code; styling (colours, fonts,
-alignment) is lost, as Markdown has none.
+quote is an indented block, without its language, as our renderer reads no fence
+there; styling (colours, fonts, alignment) is lost, as Markdown has none.
 """
 
 from __future__ import annotations
@@ -269,6 +269,22 @@ _UNSAFE_IN_URL = re.compile(r"[\s()<>\[\]\"`\\${}|^]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+@dataclass(frozen=True)
+class _CodeBlock:
+    language: str
+    code: str
+
+    def lines(self, *, quoted: bool) -> list[str]:
+        """Return the block's Markdown lines; `quoted` for a block in a quote, where
+        our renderer reads no fence, but an indented block (without language)."""
+        code = [line.rstrip() for line in self.code.split("\n")]
+        if quoted:
+            return ["    " + line for line in code]
+        longest = max((len(run) for run in _BACKTICKS.findall(self.code)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return [fence + self.language, *code, fence]
+
+
 class _Converter(MarkdownConverter):
     """markdownify, told how Anki writes fields and how our card format reads them."""
 
@@ -279,7 +295,8 @@ class _Converter(MarkdownConverter):
         self._depth = 0  # clozes open at this point of the text
         self._after_sound = False
         self._media: dict[str, None] = {}
-        self.stash: list[str] = []
+        self.stash: list[_CodeBlock] = []
+        """Code blocks, written last so that no step of the conversion sees them."""
 
     @property
     def media(self) -> tuple[str, ...]:
@@ -526,10 +543,7 @@ class _Converter(MarkdownConverter):
     def _fence(self, code: str, language: str) -> str:
         if not code.strip():
             return _EDGE  # an empty block still ends the line before it
-        longest = max((len(run) for run in _BACKTICKS.findall(code)), default=0)
-        fence = "`" * max(3, longest + 1)
-        lines = [line.rstrip() for line in code.split("\n")]
-        self.stash.append("\n".join([fence + language, *lines, fence]))
+        self.stash.append(_CodeBlock(language, code))
         return f"\n\n{_STASH}{len(self.stash) - 1}{_STASH}\n\n"
 
     # Tables --------------------------------------------------------------------
@@ -803,14 +817,15 @@ def _resolve(text: str, *, inline: bool) -> str:
     return "".join(out)
 
 
-def _tidy(markdown: str, stash: list[str]) -> str:
+def _tidy(markdown: str, stash: list[_CodeBlock]) -> str:
     lines = [line.rstrip() for line in markdown.split("\n")]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
     def unstash(match: re.Match[str]) -> str:
         # Every line of the block gets the indent or quote marks of its placeholder.
-        code = stash[int(match["number"])].split("\n")
-        return "\n".join((match["prefix"] + line).rstrip() for line in code)
+        prefix = match["prefix"]
+        lines = stash[int(match["number"])].lines(quoted=">" in prefix)
+        return "\n".join((prefix + line).rstrip() for line in lines)
 
     return re.sub(
         f"^(?P<prefix>[ >]*){_STASH}(?P<number>\\d+){_STASH}$",
