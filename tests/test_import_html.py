@@ -273,6 +273,9 @@ def test_text_renders_back_to_the_same_text(field: str) -> None:
     rendered = Renderer().render(markdown, path=Path("c.md"), first_line=1).html
 
     assert visible(rendered) == visible(field), markdown
+    assert not re.search(r"[ \t]$", markdown, re.MULTILINE)
+    assert markdown == markdown.strip("\n")
+    assert "\n\n\n" not in markdown or "<pre>" in field  # code keeps its blank lines
 
 
 # Hidden text that is blank or starts a hint would hide nothing: an error, rightly.

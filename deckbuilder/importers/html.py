@@ -231,6 +231,7 @@ _KEPT_INLINE = {
 }  # fmt: skip
 """Tags with no Markdown form, kept as inline HTML without their attributes."""
 
+_BLOCK_START = re.compile(f"{_STASH}|[|>#]|(?:-|\\d+\\.) ")
 _CLOSING_HASHES = re.compile(r"(?<!\\)((?:\\\\)*)(#+)$")  # `#`s not escaped
 _WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 _BACKTICKS = re.compile(r"`+")
@@ -421,6 +422,9 @@ class _Converter(MarkdownConverter):
         text = _resolve(text, inline=True).strip()
         if "_inline" in parent_tags or not text:
             return _EDGE + text + _EDGE
+        if "li" in parent_tags:
+            # Our renderer reads no heading in a list item: a line in bold instead.
+            return _EDGE + _wrap(text, "<strong>", "</strong>") + _EDGE
         # A heading's closing `#`s are dropped, so the text's own are escaped.
         text = _CLOSING_HASHES.sub(lambda m: m[1] + "\\#" * len(m[2]), text)
         # `##` would start a new card, so headings start at level 3.
@@ -455,7 +459,8 @@ class _Converter(MarkdownConverter):
         if "_inline" in parent_tags:
             return _EDGE + text + _EDGE
         if "li" in parent_tags:
-            return "\n" + text.strip("\n") + "\n"
+            # Tight after the item's text; text after it is a paragraph of its own.
+            return "\n" + text.strip("\n") + "\n\n"
         return "\n\n" + text.strip("\n") + "\n\n"
 
     convert_ol = convert_ul
@@ -479,7 +484,9 @@ class _Converter(MarkdownConverter):
     # Inline formatting -----------------------------------------------------------
 
     def convert_b(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        if _touches_markup(el):
+        # `*` inside `*`, or next to another, may pair with the wrong one; HTML
+        # tags cannot.
+        if _touches_markup(el) or not parent_tags.isdisjoint(_EMPHASIS):
             tag = _EMPHASIS[el.name]
             return _wrap(text, f"<{tag}>", f"</{tag}>")
         return _wrap(text, "**" if _EMPHASIS[el.name] == "strong" else "*")
@@ -560,7 +567,7 @@ class _Converter(MarkdownConverter):
     def convert_table(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         rows = [row.split(_CELL)[:-1] for row in text.split(_ROW)[:-1]]
         rows = [row for row in rows if row]
-        if not rows:
+        if not any(cell.strip() for row in rows for cell in row):
             return _EDGE + text.replace(_CELL, " ").replace(_ROW, " ") + _EDGE
         if "_inline" in parent_tags:  # a table in a table's cell: its text, in lines
             return _EDGE + _BR.join(" ".join(row) for row in rows) + _EDGE
@@ -589,14 +596,27 @@ def _is_header(row: Tag) -> bool:
 
 
 def _touches_markup(el: Tag) -> bool:
-    """Return whether `el` touches other markup, where `*` next to another `*`
+    """Return whether `el` touches other emphasis, where `*` next to another `*`
     (`*a**b*`) would not read back as two emphases."""
-    for sibling in (_visible_sibling(el, -1), _visible_sibling(el, 1)):
-        if sibling is None:
-            if el.parent is not None and el.parent.name in _EMPHASIS:
-                return True
-        elif isinstance(sibling, Tag) and sibling.name in _EMPHASIS:
+    return _emphasis_beside(el, -1) or _emphasis_beside(el, 1)
+
+
+def _emphasis_beside(el: Tag, step: int) -> bool:
+    """Return whether what shows just before (-1) or after (1) `el` is emphasis,
+    looking through tags that have no Markdown form, such as `<span>`."""
+    node: Tag = el
+    while (sibling := _visible_sibling(node, step)) is None:
+        parent = node.parent
+        if parent is None or parent.name in _BLOCKS or parent.name == "[document]":
+            return False
+        if parent.name in _EMPHASIS:
             return True
+        node = parent
+    while isinstance(sibling, Tag) and sibling.name not in _BLOCKS:
+        if sibling.name in _EMPHASIS:
+            return True
+        children = sibling.contents
+        sibling = (children[0] if step > 0 else children[-1]) if children else None
     return False
 
 
@@ -721,9 +741,10 @@ def _indent(text: str, first: str) -> str:
 
 
 def _hold_first_line(text: str) -> str:
-    # A fence cannot open on a list item's marker line; an empty comment, which
-    # shows nothing, holds that line.
-    return "<!-- -->\n" + text if text.startswith(_STASH) else text
+    # A fence, a table, a quote or a heading cannot start on a list item's marker
+    # line, nor should a nested list; an empty comment, which shows nothing, holds
+    # that line. (Text that merely looks like these is escaped already.)
+    return "<!-- -->\n\n" + text if _BLOCK_START.match(text) else text
 
 
 def _quote(path: str, *, url: bool = False) -> str:
