@@ -211,6 +211,20 @@ def test_markdown_syntax_in_plain_text_is_escaped() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "line", ["__init__ and __1__", "-- -", "- - -", "snake_case and x_", "*a*b*"]
+)
+def test_escaped_lines_render_as_the_text_they_hold(line: str) -> None:
+    from deckbuilder.render import Renderer
+
+    (deck,) = parse(f"Deck\n1\nQ\nq\nA\n{line}\n", Path("export.txt")).decks
+
+    rendered = Renderer().render(
+        deck.cards[0].answer, path=Path("card.md"), first_line=1
+    )
+    assert rendered.html == f"<p>{line}</p>"
+
+
 def test_writes_the_gan_export_as_the_golden_card_file(deck: ImportedDeck) -> None:
     expected = (DATA / "gans_brainscape.expected.md").read_text(encoding="utf-8")
 

@@ -28,7 +28,9 @@ _NESTING = "  "
 _INLINE = re.compile(
     r"[\\`*]"
     r"|\$(?=\S)"  # a dollar that could open math
-    r"|(?<!\w)_|_(?!\w)"  # an underscore that could open or close emphasis
+    # An underscore that could open or close emphasis: any not between two letters
+    # or digits (`__init__` holds four, `snake_case` none).
+    r"|(?<![^\W_])_|_(?![^\W_])"
     r"|<(?=[A-Za-z/!?])"  # a tag, comment or autolink
     r"|&(?=#?\w+;)"  # a character reference
     r"|\[(?=[^\]]*\][(\[:])"  # a link, reference or footnote definition
@@ -39,6 +41,7 @@ _INLINE_ENTITIES = {"<": "&lt;", "&": "&amp;"}
 _LINE_START = (
     (re.compile(r"#"), "\\#"),  # a heading; `##` would also start a new card
     (re.compile(r">"), "\\>"),  # a block quote
+    (re.compile(r"-(?=(?:[ \t]*-){2,}[ \t]*$)"), "\\-"),  # a rule such as `-- -`
     (re.compile(r"[-+](?=\s|-*$)"), lambda m: "\\" + m[0]),  # a list or a rule
     (re.compile(r"(\d+)\.(?=\s)"), r"\1\\."),  # an ordered list
     (re.compile(r"~(?=~~)"), "&#126;"),  # a code fence
