@@ -41,7 +41,8 @@ _INLINE_ENTITIES = {"<": "&lt;", "&": "&amp;"}
 _LINE_START = (
     (re.compile(r"#"), "\\#"),  # a heading; `##` would also start a new card
     (re.compile(r">"), "\\>"),  # a block quote
-    (re.compile(r"-(?=(?:[ \t]*-){2,}[ \t]*$)"), "\\-"),  # a rule such as `-- -`
+    # A rule such as `-- -`; after `\-`, Python-Markdown reads `- -` as a list.
+    (re.compile(r"-(?=(?:[ \t]*-){2,}[ \t]*$)"), "&#45;"),
     (re.compile(r"[-+](?=\s|-*$)"), lambda m: "\\" + m[0]),  # a list or a rule
     (re.compile(r"(\d+)\.(?=\s)"), r"\1\\."),  # an ordered list
     (re.compile(r"~(?=~~)"), "&#126;"),  # a code fence
