@@ -34,15 +34,18 @@ PEERS = Path("/tmp/peers")
 """Where the peers' virtual environments are; see README.md for how to make them."""
 
 # Runs deckbuilder with a stylesheet that differs in every repetition. deckbuilder has
-# no user stylesheet yet; its build takes the stylesheet from pipeline._stylesheet().
+# no user stylesheet yet; its build takes the stylesheet from pipeline._stylesheet(),
+# to which this adds a file read as a build reads its inputs, as a user stylesheet
+# would be, so that the build knows that it changed.
 STYLESHEET_CHANGED = """\
 import sys
 from pathlib import Path
-from deckbuilder import pipeline
+from deckbuilder import inputs, pipeline
 from deckbuilder.cli import main
-revision = Path("stylesheet-revision").read_text()
+def revision():
+    return inputs.read_bytes(Path("stylesheet-revision")).decode()
 original = pipeline._stylesheet
-pipeline._stylesheet = lambda *a: original(*a) + f"\\n/* revision {revision} */\\n"
+pipeline._stylesheet = lambda *a: original(*a) + f"\\n/* revision {revision()} */\\n"
 sys.argv[0] = "deckbuilder"
 main()
 """

@@ -444,14 +444,12 @@ def _fingerprint(path: Path) -> list[object]:
 
 
 def _unchanged(path: Path, recorded: object) -> bool:
-    """Tell whether the file has the contents it had when `recorded`; it is read
-    again only when its size or modification time differ."""
+    """Tell whether the file has the contents it had when `recorded`.
+
+    The contents are compared even when the size and modification time are the
+    same: an edit may keep both (a tool that restores the time, a coarse clock), and
+    the note would then name the file by its old contents.
+    """
     if not isinstance(recorded, list) or len(recorded) != 3:
         return False
-    try:
-        stat = path.stat()
-    except OSError:
-        return False
-    if recorded[:2] == [stat.st_size, stat.st_mtime_ns]:
-        return True
     return bool(recorded[2] == _file_digest(path))
