@@ -139,7 +139,9 @@ def _build(
     if report.errors:
         return
 
-    remove_abandoned(options.out)  # what builds killed while writing left behind
+    # What builds killed while writing left behind, looked for once: a folder of
+    # N packages searched for each package would cost N * N.
+    remove_abandoned(options.out)
     css = _stylesheet(notes)
     staged: list[tuple[Path | None, Path]] = []
     try:
@@ -152,7 +154,7 @@ def _build(
                 if cache.package_is_current(path, key):
                     staged.append((None, path))
                     continue
-            written = stage_package(group, path, css, timestamp)
+            written = stage_package(group, path, css, timestamp, tidy=False)
             staged.append((written, path))
             if cache is not None:
                 cache.remember_package(path, key, written)
