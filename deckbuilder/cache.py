@@ -153,6 +153,12 @@ class BuildCache:
         if digest is not None:
             self._kept_packages[str(path)] = {"key": key, "digest": digest}
 
+    def package_digest(self, path: Path) -> str | None:
+        """Return the SHA-256 of what this build left at `path`, if it knows it."""
+        entry = self._kept_packages.get(str(path))
+        digest = entry.get("digest") if isinstance(entry, dict) else None
+        return digest if isinstance(digest, str) else None
+
     def save(self) -> None:
         """Write what this build made; forget what it did not use."""
         if self._path is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,16 @@ def replay(paths: Sequence[Path], options: Options) -> Report | None:
 
 
 def record(
-    paths: Sequence[Path], options: Options, inputs: Inputs, report: Report
+    paths: Sequence[Path],
+    options: Options,
+    inputs: Inputs,
+    report: Report,
+    known: Callable[[Path], str | None] = lambda path: None,
 ) -> None:
-    """Write the manifest of a build without errors; forget the last one otherwise."""
+    """Write the manifest of a build without errors; forget the last one otherwise.
+
+    `known` gives the SHA-256 of a package when the build has it already.
+    """
     from deckbuilder.files import replace_file
 
     path = _path(options)
@@ -62,8 +69,8 @@ def record(
         return
     outputs = {}
     for package in report.packages:
-        data = Path(package).read_bytes()
-        outputs[package] = [len(data), hashlib.sha256(data).hexdigest()]
+        digest = known(Path(package)) or _file_digest(Path(package))
+        outputs[package] = [Path(package).stat().st_size, digest]
     entry = {
         "format": FORMAT,
         "key": _key(paths, options),
@@ -96,11 +103,13 @@ def _key(paths: Sequence[Path], options: Options) -> str:
 def _outputs_unchanged(outputs: dict[str, Any]) -> bool:
     for package, (size, digest) in outputs.items():
         path = Path(package)
-        if path.stat().st_size != size:
-            return False
-        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        if path.stat().st_size != size or _file_digest(path) != digest:
             return False
     return True
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _encode_report(report: Report) -> dict[str, Any]:

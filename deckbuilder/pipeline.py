@@ -121,7 +121,7 @@ def build(paths: Sequence[Path], options: Options) -> Report:
             cache.close()
     if cache is not None:
         try:
-            manifest.record(paths, options, read, report)
+            manifest.record(paths, options, read, report, cache.package_digest)
         except (OSError, OutputError):
             pass  # the next build is a full one, which is slower, not wrong
     return report
