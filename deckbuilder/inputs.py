@@ -51,9 +51,10 @@ class Inputs:
         """Tell whether every file has the contents and time it had, and `find` and
         `root` (`sources.find_sources` and `sources.project_root`) give what they
         gave."""
-        for name, recorded in self.files.items():
-            if recorded != _fingerprint(Path(name), recorded):
-                return False
+        # Cheapest first: a file edited since has another time, found without
+        # reading any file; the contents are compared last.
+        if any(not _same_stat(Path(name), kept) for name, kept in self.files.items()):
+            return False
         for folder, found in self.roots.items():
             now = root(Path(folder, "file"))
             if (str(now) if now is not None else None) != found:
@@ -61,7 +62,9 @@ class Inputs:
         for paths, listed in self.listings:
             if [str(found) for found in find([Path(path) for path in paths])] != listed:
                 return False
-        return True
+        return all(
+            _digest(Path(name)) == recorded[2] for name, recorded in self.files.items()
+        )
 
 
 @contextlib.contextmanager
@@ -108,16 +111,17 @@ def record_root(folder: Path, root: Path | None) -> None:
         inputs.roots[str(folder)] = str(root) if root is not None else None
 
 
-def _fingerprint(path: Path, recorded: list[object]) -> list[object] | None:
+def _same_stat(path: Path, recorded: list[object]) -> bool:
     try:
         stat = path.stat()
     except OSError:
-        return None
-    if [stat.st_size, stat.st_mtime_ns] != recorded[:2]:
-        return None
-    # Same size and time: the contents are compared too, as an edit may keep both.
+        return False
+    return [stat.st_size, stat.st_mtime_ns] == recorded[:2]
+
+
+def _digest(path: Path) -> str | None:
+    # Same size and time are not enough: an edit may keep both.
     try:
-        data = path.read_bytes()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-    return [stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()]

@@ -38,16 +38,18 @@ def replay(paths: Sequence[Path], options: Options) -> Report | None:
         entry = json.loads(_path(options).read_bytes())
         if entry["format"] != FORMAT or entry["key"] != _key(paths, options):
             return None
-        if not _outputs_unchanged(entry["outputs"]):
-            return None
         inputs = Inputs(**entry["inputs"])
         if not inputs.unchanged(find_sources, project_root):
+            return None
+        if not _outputs_unchanged(entry["outputs"]):
             return None
         return _report(entry["report"])
     except DeckbuilderError:
         return None  # such as a path given that is gone: the full build reports it
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
         return None  # no manifest, or a damaged one
+    except RecursionError:
+        return None  # a manifest nested deeper than JSON can be read
 
 
 def record(

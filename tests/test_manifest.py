@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -310,6 +311,49 @@ def test_damaged_manifest_gives_a_full_build(project: Path, damage: bytes) -> No
 
     assert report.cards == 5
     assert packages(out) == cold(project / "cold")
+
+
+def _cut_fingerprints(entry: dict[str, Any]) -> None:
+    for fingerprint in entry["inputs"]["files"].values():
+        del fingerprint[2:]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _cut_fingerprints,
+        lambda entry: entry["inputs"].update(files=[1, 2]),
+        lambda entry: entry["inputs"].update(listings=[["cards"]]),
+        lambda entry: entry["inputs"].update(roots={"cards": 7}),
+        lambda entry: entry.update(outputs={"x": "y"}),
+        lambda entry: entry["report"].update(diagnostics=[[1, 2]]),
+        lambda entry: entry["report"]["diagnostics"][0].__setitem__(3, "fatal"),
+    ],
+    ids=[
+        "short-fingerprints",
+        "files-a-list",
+        "listing-unpaired",
+        "root-a-number",
+        "outputs-a-string",
+        "diagnostic-short",
+        "unknown-severity",
+    ],
+)
+def test_damaged_manifest_entries_give_a_full_build(
+    project: Path, damage: Callable[[dict[str, Any]], object]
+) -> None:
+    out = project / "build"
+    build(out)
+    path = out / cache.FOLDER / manifest.NAME
+    entry = json.loads(path.read_bytes())
+    damage(entry)
+    path.write_text(json.dumps(entry))
+
+    report = build(out)
+
+    expected = build(project / "cold", cache=False)
+    assert written(report) == written(expected)
+    assert report.diagnostics == expected.diagnostics
 
 
 @pytest.fixture
