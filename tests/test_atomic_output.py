@@ -213,6 +213,5 @@ def test_a_build_looks_through_its_output_folder_once(
     report = build([tmp_path / "cards"], Options(out=out, source_date_epoch=EPOCH))
 
     assert len(report.packages) == 6
-    assert [path for path in listed if os.path.abspath(str(path)) == str(out)] == [
-        out
-    ]
+    scans = [path for path in listed if os.path.abspath(str(path)) == str(out)]
+    assert scans == [out]

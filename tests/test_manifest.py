@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from deckbuilder import cache, manifest, pipeline
+from deckbuilder import cache, inputs, manifest, pipeline
 from deckbuilder.options import Options
 from deckbuilder.report import Report
 
@@ -391,3 +391,15 @@ def test_every_project_file_a_build_reads_is_an_input(
     assert project / "code_snippets" / "helper.py" in in_project
     assert in_project <= recorded
     assert project / "cards" / "img" / "dot.png" in recorded
+
+
+def test_file_read_twice_with_different_contents_never_matches(tmp_path: Path) -> None:
+    # A module included by two cards and saved between their reads: the build saw
+    # both versions, so the next build must read it afresh whatever it holds then.
+    path = write(tmp_path / "helper.py", "x = 1\n")
+    with inputs.recording() as read:
+        inputs.read_bytes(path)
+        write(path, "x = 2\n")
+        inputs.read_bytes(path)
+
+    assert not read.unchanged(lambda paths: [], lambda path: None)
