@@ -34,15 +34,22 @@ PEERS = Path("/tmp/peers")
 """Where the peers' virtual environments are; see README.md for how to make them."""
 
 # Runs deckbuilder with a stylesheet that differs in every repetition. deckbuilder has
-# no user stylesheet yet; its build takes the stylesheet from pipeline._stylesheet().
+# no user stylesheet yet; its build takes the stylesheet from pipeline._stylesheet(),
+# to which this adds a file read as a build reads its inputs, as a user stylesheet
+# would be, so that the build knows that it changed.
 STYLESHEET_CHANGED = """\
 import sys
 from pathlib import Path
 from deckbuilder import pipeline
 from deckbuilder.cli import main
-revision = Path("stylesheet-revision").read_text()
+try:
+    from deckbuilder.inputs import read_bytes
+except ImportError:  # a commit from before builds recorded their inputs
+    read_bytes = Path.read_bytes
+def revision():
+    return read_bytes(Path("stylesheet-revision")).decode()
 original = pipeline._stylesheet
-pipeline._stylesheet = lambda *a: original(*a) + f"\\n/* revision {revision} */\\n"
+pipeline._stylesheet = lambda *a: original(*a) + f"\\n/* revision {revision()} */\\n"
 sys.argv[0] = "deckbuilder"
 main()
 """
@@ -88,6 +95,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="comma-separated name prefixes to run (and the floor)",
     )
     parser.add_argument("--work", type=Path, default=None, help="folder to work in")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="BIN",
+        help="also measure the deckbuilder builds of the virtual environment whose "
+        "bin folder this is (another commit), round-robin with this one",
+    )
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="deckbuilder-bench-"))
@@ -105,8 +120,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             stdout=subprocess.DEVNULL,
         )
 
+    compared = []
+    if args.compare is not None:
+        compared = _deckbuilder(work, sources["deckbuilder"], args.compare, "before")
     measurements = [
-        *_deckbuilder(work, sources["deckbuilder"]),
+        *_deckbuilder(work, sources["deckbuilder"], BIN),
+        *compared[1:],  # one floor
         *([] if args.no_peers else _peers(work, sources, args.peers)),
         *_start_up(work),
     ]
@@ -128,13 +147,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 # What to measure -------------------------------------------------------------------
 
 
-def _deckbuilder(work: Path, source: Path) -> list[Measurement]:
+def _deckbuilder(
+    work: Path, source: Path, programs: Path, label: str = ""
+) -> list[Measurement]:
+    """The floor and deckbuilder's builds, with the deckbuilder in `programs`;
+    a `label` names the projects and the measurements apart."""
     floor_out = work / "out" / "floor.apkg"
-    build = [str(BIN / "deckbuilder"), "build"]
+    build = [str(programs / "deckbuilder"), "build"]
     bundle = [*build, "--bundle", "synthetic"]
+    restyled = [str(programs / "python"), "-c", STYLESHEET_CHANGED, "build"]
+    prefix = f"{label}: " if label else ""
 
     def project(name: str) -> Path:
-        folder = work / name
+        folder = work / f"{label}-{name}" if label else work / name
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(source, folder)
         return folder
@@ -147,7 +172,7 @@ def _deckbuilder(work: Path, source: Path) -> list[Measurement]:
         (unchanged, build),
         (edited, build),
         (edited_bundle, bundle),
-        (styled, [sys.executable, "-c", STYLESHEET_CHANGED, "build"]),
+        (styled, restyled),
     ):
         subprocess.run(argv, cwd=folder, check=True, capture_output=True)
 
@@ -177,42 +202,42 @@ def _deckbuilder(work: Path, source: Path) -> list[Measurement]:
             outputs=lambda: [floor_out],
         ),
         Measurement(
-            "deckbuilder cold, one package per deck",
+            f"{prefix}deckbuilder cold, one package per deck",
             build,
             cold,
             clean(cold),
             packages(cold),
         ),
         Measurement(
-            "deckbuilder cold, --bundle",
+            f"{prefix}deckbuilder cold, --bundle",
             bundle,
             cold_bundle,
             clean(cold_bundle),
             packages(cold_bundle),
         ),
         Measurement(
-            "deckbuilder rebuild, nothing changed",
+            f"{prefix}deckbuilder rebuild, nothing changed",
             build,
             unchanged,
             outputs=packages(unchanged),
         ),
         Measurement(
-            "deckbuilder rebuild, one card changed",
+            f"{prefix}deckbuilder rebuild, one card changed",
             build,
             edited,
             edit(edited),
             packages(edited),
         ),
         Measurement(
-            "deckbuilder rebuild, one card changed, --bundle",
+            f"{prefix}deckbuilder rebuild, one card changed, --bundle",
             bundle,
             edited_bundle,
             edit(edited_bundle),
             packages(edited_bundle),
         ),
         Measurement(
-            "deckbuilder rebuild, stylesheet changed",
-            [sys.executable, "-c", STYLESHEET_CHANGED, "build"],
+            f"{prefix}deckbuilder rebuild, stylesheet changed",
+            restyled,
             styled,
             restyle,
             packages(styled),

@@ -154,6 +154,12 @@ class BuildCache:
         if digest is not None:
             self._kept_packages[str(path)] = {"key": key, "digest": digest}
 
+    def package_digest(self, path: Path) -> str | None:
+        """Return the SHA-256 of what this build left at `path`, if it knows it."""
+        entry = self._kept_packages.get(str(path))
+        digest = entry.get("digest") if isinstance(entry, dict) else None
+        return digest if isinstance(digest, str) else None
+
     def save(self) -> None:
         """Write what this build made; forget what it did not use."""
         if self._path is None:
@@ -452,14 +458,12 @@ def _fingerprint(path: Path) -> list[object]:
 
 
 def _unchanged(path: Path, recorded: object) -> bool:
-    """Tell whether the file has the contents it had when `recorded`; it is read
-    again only when its size or modification time differ."""
+    """Tell whether the file has the contents it had when `recorded`.
+
+    The contents are compared even when the size and modification time are the
+    same: an edit may keep both (a tool that restores the time, a coarse clock), and
+    the note would then name the file by its old contents.
+    """
     if not isinstance(recorded, list) or len(recorded) != 3:
         return False
-    try:
-        stat = path.stat()
-    except OSError:
-        return False
-    if recorded[:2] == [stat.st_size, stat.st_mtime_ns]:
-        return True
     return bool(recorded[2] == _file_digest(path))

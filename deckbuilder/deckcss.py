@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from deckbuilder import inputs
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Location, location_at
 from deckbuilder.sources import decode_utf8, project_root
@@ -196,7 +197,7 @@ def read_deck_css(value: object, card_file: Path, deck: str, where: Location) ->
             f"keep it inside {boundary}",
         )
     try:
-        data = target.read_bytes()
+        data = inputs.read_bytes(target)
     except OSError as error:
         raise SourceError(
             f"cannot read stylesheet {value!r}: {error.strerror}",

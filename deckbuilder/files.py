@@ -26,8 +26,13 @@ def replace_file(path: Path, data: bytes) -> None:
     commit(temporary, target)
 
 
-def stage(path: Path, write: Callable[[Path], object]) -> Path:
-    """Let `write` fill a new temporary file beside `path`; return that file."""
+def stage(path: Path, write: Callable[[Path], object], *, tidy: bool = True) -> Path:
+    """Let `write` fill a new temporary file beside `path`; return that file.
+
+    First the staged files of `path` that killed writers left are removed, unless
+    `tidy` is false: a caller staging many files has `remove_abandoned` look through
+    the folder once, rather than once for every file it stages.
+    """
     where = Location(path, 1)
     if path.is_dir():
         raise OutputError(
@@ -42,7 +47,8 @@ def stage(path: Path, write: Callable[[Path], object]) -> Path:
             "choose an output folder that can be created, e.g. build/",
         ) from error
     try:
-        remove_abandoned(path.parent, path.name)
+        if tidy:
+            remove_abandoned(path.parent, path.name)
         prefix = f".{path.name}.{os.getpid()}."
         handle, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
         os.close(handle)

@@ -123,7 +123,8 @@ class _Linker:
             return None
         try:
             stat = target.stat()
-            name = _stored_name(target, stat.st_size, stat.st_mtime_ns)
+            times = stat.st_mtime_ns, stat.st_ctime_ns
+            name = _stored_name(target, stat.st_size, *times)
         except OSError as error:
             self._error(
                 written,
@@ -156,8 +157,10 @@ class _Linker:
 
 
 @functools.lru_cache(maxsize=4096)
-def _stored_name(path: Path, size: int, mtime_ns: int) -> str:
-    # Size and time are part of the key so that an edited file is read again.
+def _stored_name(path: Path, size: int, mtime_ns: int, ctime_ns: int) -> str:
+    # Size and times are part of the key so that an edited file is read again; the
+    # change time too, as an edit can keep the size and restore the modification
+    # time, but cannot set the change time.
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:_HASH_CHARACTERS]
     suffix = "".join(c for c in path.suffix.lower() if c.isascii() and c.isalnum())
     return f"{digest}.{suffix}" if suffix else digest

@@ -126,7 +126,7 @@ def deck_id(name: str) -> int:
 
 
 def stage_package(
-    notes: Sequence[Note], path: Path, css: str, timestamp: float
+    notes: Sequence[Note], path: Path, css: str, timestamp: float, *, tidy: bool = True
 ) -> Path:
     """Write `notes` to a temporary `.apkg` beside `path` and return it.
 
@@ -135,7 +135,7 @@ def stage_package(
 
     `timestamp` becomes every note's modification time. Anki's default import updates
     an existing note only when the incoming copy is newer, so it must move forward
-    whenever a source changes.
+    whenever a source changes. `tidy` is passed to `files.stage`.
     """
     import genanki
 
@@ -153,7 +153,8 @@ def stage_package(
         # Raw HTML passes through by design; genanki would print a Python warning
         # about `<?php ... ?>` and the like to the user's terminal.
         warnings.filterwarnings("ignore", _GENANKI_HTML_WARNING, UserWarning, "genanki")
-        return stage(path, lambda staged: _write(package, staged, timestamp, media))
+        write = functools.partial(_write, package, timestamp=timestamp, media=media)
+        return stage(path, write, tidy=tidy)
 
 
 def _genanki_note(note: Note, models: dict[object, object]) -> object:

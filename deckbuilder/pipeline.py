@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from deckbuilder import inputs
 from deckbuilder.checks import select_cards
 from deckbuilder.errors import OutputError, SourceError
 from deckbuilder.files import commit, discard, remove_abandoned
 from deckbuilder.model import CardFile, Location
 from deckbuilder.options import Options
-from deckbuilder.parse import read_card_file
 from deckbuilder.report import Report
 from deckbuilder.sources import find_sources
 
@@ -31,6 +31,9 @@ def load(
     paths: Sequence[Path], report: Report, options: Options | None = None
 ) -> list[CardFile]:
     """Parse every card file under `paths`, recording problems in `report`."""
+    # Imported here: a build that nothing changed parses nothing and imports no YAML.
+    from deckbuilder.parse import read_card_file
+
     files = []
     for path in _counted(find_sources(paths), "reading", options):
         try:
@@ -93,16 +96,34 @@ def build(paths: Sequence[Path], options: Options) -> Report:
 
     Nothing is written when there are errors; otherwise every package is staged
     first and then moved into place, so a failed build leaves the old ones alone.
+    With the cache, a build whose inputs, options and code are those of the last
+    build, and whose packages are still the ones it wrote, returns its report at
+    once; otherwise notes and packages of earlier builds are reused where their own
+    inputs are unchanged.
     """
+    from deckbuilder import manifest
+
+    if options.cache:
+        replayed = manifest.replay(paths, options)
+        if replayed is not None:
+            remove_abandoned(options.out)  # as a full build does
+            return replayed
+
     from deckbuilder.cache import BuildCache
 
     report = Report()
     cache = BuildCache.for_build(options) if options.cache else None
     try:
-        _build(paths, options, report, cache)
+        with inputs.recording() as read:
+            _build(paths, options, report, cache)
     finally:
         if cache is not None:
             cache.close()
+    if cache is not None:
+        try:
+            manifest.record(paths, options, read, report, cache.package_digest)
+        except (OSError, OutputError):
+            pass  # the next build is a full one, which is slower, not wrong
     return report
 
 
@@ -112,11 +133,15 @@ def _build(
     from deckbuilder.package import stage_package
 
     notes = _compile(paths, options, report, cache)
+    for file in {file.path for note in notes for file in note.media}:
+        inputs.record_file(file)  # media are read while rendering, maybe in a worker
     packages = _group(notes, options, report)
     if report.errors:
         return
 
-    remove_abandoned(options.out)  # what builds killed while writing left behind
+    # What builds killed while writing left behind, looked for once: a folder of
+    # N packages searched for each package would cost N * N.
+    remove_abandoned(options.out)
     css = _stylesheet(notes)
     staged: list[tuple[Path | None, Path]] = []
     try:
@@ -129,7 +154,7 @@ def _build(
                 if cache.package_is_current(path, key):
                     staged.append((None, path))
                     continue
-            written = stage_package(group, path, css, timestamp)
+            written = stage_package(group, path, css, timestamp, tidy=False)
             staged.append((written, path))
             if cache is not None:
                 cache.remember_package(path, key, written)

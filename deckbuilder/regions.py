@@ -7,6 +7,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from deckbuilder import inputs
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Location
 from deckbuilder.sources import project_root
@@ -92,7 +93,9 @@ def include_region(spec: str, location: Location) -> Region:
             "keep helper modules inside the project, e.g. in code_snippets/",
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        # Newlines as Path.read_text reads them.
+        text = inputs.read_bytes(path).decode("utf-8")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8"
         raise SourceError(

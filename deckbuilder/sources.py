@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from deckbuilder import inputs
 from deckbuilder.errors import DeckbuilderError, SourceError
 from deckbuilder.model import Location, location_at
 
@@ -19,6 +20,7 @@ def find_sources(paths: Iterable[Path]) -> list[Path]:
     Symbolic links to files and folders are followed (a folder reached twice is read
     once); hidden folders such as `.git` are skipped.
     """
+    paths = list(paths)
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -30,7 +32,9 @@ def find_sources(paths: Iterable[Path]) -> list[Path]:
                 f"no such file or folder: {path}",
                 remedy="pass card files or folders that hold them, e.g. cards/",
             )
-    return list(dict.fromkeys(found))
+    found = list(dict.fromkeys(found))
+    inputs.record_listing(paths, found)
+    return found
 
 
 def _walk(top: Path) -> list[Path]:
@@ -53,10 +57,17 @@ def _walk(top: Path) -> list[Path]:
 
 def project_root(path: Path) -> Path | None:
     """Return the nearest folder above `path` that holds pyproject.toml or .git."""
-    for folder in Path(os.path.abspath(path)).parents:
-        if any((folder / marker).exists() for marker in ROOT_MARKERS):
-            return folder
-    return None
+    absolute = Path(os.path.abspath(path))
+    root = next(
+        (
+            folder
+            for folder in absolute.parents
+            if any((folder / marker).exists() for marker in ROOT_MARKERS)
+        ),
+        None,
+    )
+    inputs.record_root(absolute.parent, root)
+    return root
 
 
 def default_deck(path: Path, folders: Sequence[Path] = ()) -> str:
@@ -85,7 +96,7 @@ def default_deck(path: Path, folders: Sequence[Path] = ()) -> str:
 def read_input(path: Path, error: type[DeckbuilderError], what: str) -> bytes:
     """Return the bytes of an input file; one that cannot be read raises `error`."""
     try:
-        return path.read_bytes()
+        return inputs.read_bytes(path)
     except OSError as problem:
         raise error(
             f"cannot read {what}: {problem.strerror}",

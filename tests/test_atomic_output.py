@@ -189,3 +189,29 @@ def test_two_builds_at_once_into_one_folder_write_whole_packages(
         assert data in (versions[1][name], versions[2][name]), name
         assert len(read_apkg_notes(out / name, tmp_path)) == CARDS_PER_DECK
     assert leftovers(out) == []
+
+
+def test_a_build_looks_through_its_output_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Looked through for every package staged, a folder of N packages made a build
+    # cost N * N; once is enough.
+    (tmp_path / "cards").mkdir()
+    for number in range(6):
+        (tmp_path / "cards" / f"d{number}.md").write_text("## Q?\n\nA.\n")
+    out = tmp_path / "build"
+    out.mkdir()
+    listed: list[object] = []
+    scandir = os.scandir
+
+    def counted(path: object = ".") -> object:
+        listed.append(path)
+        return scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", counted)
+
+    report = build([tmp_path / "cards"], Options(out=out, source_date_epoch=EPOCH))
+
+    assert len(report.packages) == 6
+    scans = [path for path in listed if os.path.abspath(str(path)) == str(out)]
+    assert scans == [out]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import deckbuilder
-from deckbuilder import cache, notes, parallel, pipeline
+from deckbuilder import cache, inputs, notes, parallel, pipeline
 from deckbuilder.cache import BuildCache
 from deckbuilder.model import Location
 from deckbuilder.options import Options
@@ -204,14 +204,21 @@ def _one_card(tmp_path: Path) -> Path:
 def test_changed_stylesheet_gives_what_a_cold_build_gives(
     cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    first = cold(cards, out)
+    # deckbuilder has no user stylesheet yet; this file stands for one, read as every
+    # input of a build is read. (The built-in stylesheet changes only with
+    # deckbuilder's code or Pygments' version, which the cache's keys hold.)
+    sheet = tmp_path / "extra.css"
+    sheet.write_text(".x {}\n")
     stylesheet = pipeline._stylesheet
 
-    def changed(*args: object) -> str:
-        return stylesheet(*args) + "\n.x {}\n"  # type: ignore[arg-type]
+    def with_sheet(*args: object) -> str:
+        extra = inputs.read_bytes(sheet).decode()
+        return stylesheet(*args) + extra  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "_stylesheet", changed)
+    monkeypatch.setattr(pipeline, "_stylesheet", with_sheet)
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    sheet.write_text(".x { color: red }\n")
     expected = cold(cards, tmp_path / "cold")
     no_rendering(monkeypatch)
 
