@@ -19,14 +19,17 @@ templates by name. The file is YAML:
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from deckbuilder import inputs
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Location
+from deckbuilder.sources import project_root
 
 KEYS = ("id", "name", "kind", "fields", "templates", "css", "sort-field")
 KINDS = ("standard", "cloze")
@@ -79,32 +82,44 @@ def load_note_type(value: object, card_file: Path, location: Location) -> NoteTy
             "write the file's path relative to the card file, e.g. "
             "`note-type: note-types/basic.yaml`",
         )
-    path = (card_file.parent / value.strip()).resolve()
-    if not path.is_file():
+    path = Path(os.path.realpath(card_file.parent / value.strip()))
+    root = project_root(card_file)
+    boundary = Path(os.path.realpath(root if root else card_file.parent))
+    if not path.is_relative_to(boundary):
         raise SourceError(
-            f"note type file {value.strip()} does not exist",
+            f"note type file {value.strip()} is outside the project",
+            location,
+            f"keep note type files inside {boundary}, next to the cards",
+        )
+    try:
+        # Read as a build input, so that a build can tell when the file changed.
+        data = inputs.read_bytes(path)
+    except OSError as error:
+        missing = isinstance(error, FileNotFoundError | IsADirectoryError)
+        raise SourceError(
+            f"note type file {value.strip()} does not exist"
+            if missing
+            else f"note type file {value.strip()} cannot be read: {error.strerror}",
             location,
             "write the note type file's path relative to the card file's folder, "
             "e.g. `note-type: note-types/basic.yaml`",
-        )
-    stat = path.stat()
-    return _load(path, stat.st_mtime_ns, stat.st_size)
+        ) from error
+    return _parse(path, data)
 
 
 @functools.lru_cache(maxsize=64)
-def _load(path: Path, mtime_ns: int, size: int) -> NoteType:
-    # Keyed on the file's time and size too, so an edited file is read again.
+def _parse(path: Path, data: bytes) -> NoteType:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
         raise SourceError(
-            f"note type file cannot be read: {error}",
+            f"note type file is not valid UTF-8: {error.reason}",
             Location(path, 1),
-            "write it as UTF-8 text",
+            "save it as UTF-8",
         ) from error
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
+        data_ = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -113,7 +128,7 @@ def _load(path: Path, mtime_ns: int, size: int) -> NoteType:
             Location(path, line),
             "fix the YAML; quote template text that holds `: ` or starts with `{`",
         ) from error
-    return _NoteTypeReader(path, node).read(data)
+    return _NoteTypeReader(path, node).read(data_)
 
 
 class _NoteTypeReader:

@@ -135,10 +135,11 @@ class _FileParser:
         self.note_type = _note_type(
             settings.get("type", NOTE_TYPES[0]), self._at_key("type")
         )
+        self._note_types: dict[str, NoteType] = {}
         self.anki_note_type: NoteType | None = None
         if "note-type" in settings:
-            self.anki_note_type = load_note_type(
-                settings["note-type"], path, self._at_key("note-type")
+            self.anki_note_type = self._load_note_type(
+                settings["note-type"], self._at_key("note-type")
             )
             if self._at_key("type").line > 1:
                 raise SourceError(
@@ -250,7 +251,14 @@ class _FileParser:
                 where,
                 "delete `type`: the note type file says what kind of card it is",
             )
-        return load_note_type(metadata["note-type"], self.path, where)
+        return self._load_note_type(metadata["note-type"], where)
+
+    def _load_note_type(self, value: object, location: Location) -> NoteType:
+        # Cards of one file often name the same note type: it is read once.
+        key = str(value)
+        if key not in self._note_types:
+            self._note_types[key] = load_note_type(value, self.path, location)
+        return self._note_types[key]
 
     def _fields(
         self,

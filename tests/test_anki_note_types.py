@@ -3,6 +3,7 @@ them answered with a located error."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,12 @@ BAD = {
         "(write the note type file's path relative to the card file's folder, e.g. "
         "`note-type: note-types/basic.yaml`)",
     ),
+    "outside the project": (
+        CARDS.replace("types/vocab.yaml", "../../vocab.yaml"),
+        VOCAB,
+        "cards/spanish.md:3:1: error: note type file ../../vocab.yaml is outside the "
+        "project (keep note type files inside {root}, next to the cards)",
+    ),
     "type beside note-type": (
         CARDS.replace("deck: Spanish", "deck: Spanish\ntype: cloze"),
         VOCAB,
@@ -186,7 +193,8 @@ def test_mistakes_are_located_errors(project: Path, case: str) -> None:
 
     report = build_with(cards, vocab)
 
-    assert_located_error(report, project, expected)
+    root = os.path.realpath(project)
+    assert_located_error(report, project, expected.replace("{root}", root))
     assert not Path("build/spanish.apkg").exists()
 
 

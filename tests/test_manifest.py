@@ -41,17 +41,27 @@ Qapla'
 """
 
 
+PLAIN = "---\nnote-type: types/vocab.yaml\n---\n## Plain?\n\nYes.\n"
+VOCAB = """\
+id: 1700000000123
+name: Vocab
+fields: [Word, Meaning]
+templates: [{name: Card 1, front: "{{Word}}", back: "{{Meaning}} red"}]
+"""
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project whose cards include code and show an image, with a deck stylesheet."""
     root = tmp_path / "project"
     write(root / "pyproject.toml", "")
     write(root / "cards" / "main.md", CARDS)
-    write(root / "cards" / "plain.md", "## Plain?\n\nYes.\n")
+    write(root / "cards" / "plain.md", PLAIN)
     write(root / "cards" / "sub" / "deeper.md", "## Deeper?\n\nYes.\n")
     write(root / "cards" / "img" / "dot.png", b"\x89PNG red")
     write(root / "style" / "deck.css", ".card { color: red }\n")
     write(root / "code_snippets" / "helper.py", "# region shown\nx = 1\n# endregion\n")
+    write(root / "cards" / "types" / "vocab.yaml", VOCAB)
     monkeypatch.chdir(root)
     return root
 
@@ -162,6 +172,9 @@ def test_unchanged_build_imports_no_renderer_parser_or_packager(project: Path) -
         lambda root: same_size_and_time(
             root / "cards" / "img" / "dot.png", lambda d: d.replace(b"red", b"tan")
         ),
+        lambda root: same_size_and_time(
+            root / "cards" / "types" / "vocab.yaml", lambda d: d.replace(b"red", b"tan")
+        ),
         lambda root: write(root / "cards" / "new.md", "## New?\n\nYes.\n"),
         lambda root: (root / "cards" / "plain.md").unlink(),
         # A project marker between a card file and the project moves it to another
@@ -173,6 +186,7 @@ def test_unchanged_build_imports_no_renderer_parser_or_packager(project: Path) -
         "included-code",
         "deck-stylesheet",
         "media",
+        "note-type-file",
         "new-card-file",
         "deleted-card-file",
         "new-project-root",
@@ -391,6 +405,7 @@ def test_every_project_file_a_build_reads_is_an_input(
     assert project / "code_snippets" / "helper.py" in in_project
     assert in_project <= recorded
     assert project / "cards" / "img" / "dot.png" in recorded
+    assert project / "cards" / "types" / "vocab.yaml" in recorded
 
 
 def test_file_read_twice_with_different_contents_never_matches(tmp_path: Path) -> None:
