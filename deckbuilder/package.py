@@ -183,8 +183,11 @@ def _anki_model(note_type: NoteType) -> object:
     """Return the genanki model of an Anki note type file, as Anki has it."""
     import genanki
 
-    from deckbuilder.highlight import code_colours
+    from deckbuilder.highlight import CODE_CLASS, code_colours
 
+    # Anki's stock note types centre the card's text; code reads only left-aligned,
+    # and scrolls sideways on a phone rather than widening the card.
+    layout = f"pre.{CODE_CLASS} {{ text-align: left; overflow-x: auto; }}"
     return genanki.Model(
         note_type.id,
         note_type.name,
@@ -196,8 +199,8 @@ def _anki_model(note_type: NoteType) -> object:
         # The note type's own styling, then the colours of highlighted code, which
         # fields rendered from Markdown use; marked so an import can take them off.
         css=(
-            f"{note_type.css.rstrip()}\n{CODE_CSS_START}\n{code_colours()}"
-            f"{CODE_CSS_END}\n"
+            f"{note_type.css.rstrip()}\n{CODE_CSS_START}\n{layout}\n"
+            f"{code_colours()}{CODE_CSS_END}\n"
         ),
         model_type=(
             genanki.Model.CLOZE if note_type.cloze else genanki.Model.FRONT_BACK
@@ -207,6 +210,7 @@ def _anki_model(note_type: NoteType) -> object:
 
 
 CODE_CSS_START = "/* deckbuilder: code colours */"
+
 CODE_CSS_END = "/* deckbuilder: end of code colours */"
 
 

@@ -102,6 +102,7 @@ def test_the_package_carries_the_note_type_with_its_id_css_and_sort_field(
     assert [field["name"] for field in model["flds"]] == ["Word", "Meaning", "Example"]
     assert model["sortf"] == 1
     assert model["css"].startswith(".card { color: navy; }\n" + CODE_CSS_START)
+    assert "pre.code { text-align: left; overflow-x: auto; }" in model["css"]
     assert model["css"].rstrip().endswith(CODE_CSS_END)
 
 
