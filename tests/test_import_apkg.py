@@ -395,3 +395,21 @@ def test_a_symbolic_link_out_of_the_output_folder_is_refused(tmp_path: Path) -> 
 
     assert list(elsewhere.iterdir()) == []
     assert sorted(p.name for p in out.iterdir()) == ["media"]
+
+
+def test_a_rebuilt_package_imports_again_with_the_note_types_own_css(
+    tmp_path: Path,
+) -> None:
+    col = make_collection(tmp_path)
+    try:
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+    import_into_project(package, tmp_path / "project")
+    built = {path.name: path for path in build_project(tmp_path / "project")}
+
+    again = importer("apkg")(built["languages.spanish.apkg"])
+
+    css = {note_type.name: note_type.css for note_type in again.note_types}
+    assert css["Vocab"] == ".card { color: navy; }"
+    assert "deckbuilder" not in css["Basic"]
