@@ -116,6 +116,15 @@ def export(col: Collection, path: Path, *, legacy: bool = False) -> Path:
     return path
 
 
+def exported(tmp_path: Path) -> Path:
+    """Return a package exported from a fresh `make_collection`, closed again."""
+    col = make_collection(tmp_path)
+    try:
+        return export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+
+
 def import_into_project(package: Path, project: Path) -> Path:
     (project / ".git").mkdir(parents=True)
     imported = importer("apkg")(package)
@@ -179,11 +188,7 @@ def test_round_trip_updates_the_same_notes_and_keeps_reviews(
 
 
 def test_fields_become_markdown_with_code_math_and_clozes(tmp_path: Path) -> None:
-    col = make_collection(tmp_path)
-    try:
-        package = export(col, tmp_path / "deck.apkg")
-    finally:
-        col.close()
+    package = exported(tmp_path)
 
     cards = import_into_project(package, tmp_path / "project")
 
@@ -256,11 +261,7 @@ def test_a_media_name_that_leaves_the_media_folder_is_refused(tmp_path: Path) ->
 
 
 def test_an_import_writes_nothing_when_a_file_exists(tmp_path: Path) -> None:
-    col = make_collection(tmp_path)
-    try:
-        package = export(col, tmp_path / "deck.apkg")
-    finally:
-        col.close()
+    package = exported(tmp_path)
     out = tmp_path / "cards"
     out.mkdir()
     (out / "maths.md").write_text("mine")
@@ -324,11 +325,7 @@ def test_a_deckbuilder_package_comes_back_as_deckbuilder_cards(tmp_path: Path) -
 
 
 def test_a_long_import_reports_progress_note_by_note(tmp_path: Path) -> None:
-    col = make_collection(tmp_path)
-    try:
-        package = export(col, tmp_path / "deck.apkg")
-    finally:
-        col.close()
+    package = exported(tmp_path)
     events: list[tuple[str, int, int]] = []
 
     def record(step: str, done: int, total: int) -> None:
@@ -353,11 +350,7 @@ def test_the_command_line_imports_a_package_that_then_builds(
 
     from deckbuilder.cli import app
 
-    col = make_collection(tmp_path)
-    try:
-        package = export(col, tmp_path / "deck.apkg")
-    finally:
-        col.close()
+    package = exported(tmp_path)
     project = tmp_path / "project"
     (project / ".git").mkdir(parents=True)
     monkeypatch.chdir(project)
@@ -379,11 +372,7 @@ def test_the_command_line_imports_a_package_that_then_builds(
 
 
 def test_a_symbolic_link_out_of_the_output_folder_is_refused(tmp_path: Path) -> None:
-    col = make_collection(tmp_path)
-    try:
-        package = export(col, tmp_path / "deck.apkg")
-    finally:
-        col.close()
+    package = exported(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = tmp_path / "cards"
@@ -400,11 +389,7 @@ def test_a_symbolic_link_out_of_the_output_folder_is_refused(tmp_path: Path) -> 
 def test_a_rebuilt_package_imports_again_with_the_note_types_own_css(
     tmp_path: Path,
 ) -> None:
-    col = make_collection(tmp_path)
-    try:
-        package = export(col, tmp_path / "deck.apkg")
-    finally:
-        col.close()
+    package = exported(tmp_path)
     import_into_project(package, tmp_path / "project")
     built = {path.name: path for path in build_project(tmp_path / "project")}
 
@@ -413,3 +398,22 @@ def test_a_rebuilt_package_imports_again_with_the_note_types_own_css(
     css = {note_type.name: note_type.css for note_type in again.note_types}
     assert css["Vocab"] == ".card { color: navy; }"
     assert "deckbuilder" not in css["Basic"]
+
+
+def test_a_note_with_an_empty_side_is_imported_and_reported(tmp_path: Path) -> None:
+    col = new_collection(tmp_path)
+    try:
+        add(col, "Basic", "Default", [], "Unanswered?", "")
+        add(col, "Cloze", "Default", [], "{{c1::Whole}} without extra", "")
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+
+    imported = importer("apkg")(package)
+
+    assert [str(d) for d in imported.all_diagnostics] == [
+        f'{package}:1:1: warning: card 1 "Unanswered?" has no answer (it is imported '
+        "without one; write the answer below its heading)"
+    ]
+    (deck,) = imported.decks
+    assert [card.answer for card in deck.cards] == ["", ""]

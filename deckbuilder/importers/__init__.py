@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Protocol, cast
 
 from deckbuilder.errors import ExportFormatError
+from deckbuilder.model import Location
 from deckbuilder.notetypes import NoteType
 from deckbuilder.options import Progress
-from deckbuilder.report import Diagnostic
+from deckbuilder.report import Diagnostic, Severity
 from deckbuilder.sources import decode_utf8, read_input
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ImportedDeck",
     "ImportedMedia",
     "Importer",
+    "empty_side_warnings",
     "format_names",
     "importer",
     "read_text",
@@ -144,6 +146,33 @@ def importer(name: str) -> Importer:
         f"deckbuilder.importers.formats.{name.replace('-', '_')}"
     )
     return cast(Importer, module.read)
+
+
+def empty_side_warnings(
+    card: ImportedCard,
+    location: Location,
+    *,
+    title: str = "",
+    needs_answer: bool = True,
+) -> list[Diagnostic]:
+    """Return the warning for a card that an export left empty on a side, if any.
+
+    `title` names the card in the message, by default its question's first line;
+    `needs_answer` is False for cards that are whole without one (cloze cards).
+    """
+    title = title or card.question.partition("\n")[0].strip()
+    if not card.question and not card.answer:
+        message = f"card {card.number} has no question and no answer"
+        remedy = "it is imported as a bare `##` card; write both sides or delete it"
+    elif not card.answer and needs_answer:
+        message = f'card {card.number} "{title}" has no answer'
+        remedy = "it is imported without one; write the answer below its heading"
+    elif not card.question:
+        message = f"card {card.number} has no question"
+        remedy = "it is imported under a bare `##`; write the question there"
+    else:
+        return []
+    return [Diagnostic(location, Severity.WARNING, message, remedy)]
 
 
 def read_text(path: Path) -> str:

@@ -36,6 +36,7 @@ from deckbuilder.importers import (
     Imported,
     ImportedCard,
     ImportedDeck,
+    empty_side_warnings,
     plaintext,
     read_text,
 )
@@ -324,7 +325,9 @@ class _Reader:
             number, question, answer, row.line, tags=tuple(tags), type=kind
         )
         deck.cards.append(card)
-        deck.diagnostics.extend(_warnings(card, location))
+        deck.diagnostics.extend(
+            empty_side_warnings(card, location, needs_answer=card.type != "cloze")
+        )
 
     def imported(self) -> Imported:
         decks = tuple(
@@ -444,17 +447,3 @@ def _typed(answer: str) -> str:
     return plain + newline + rest
 
 
-def _warnings(card: ImportedCard, location: Location) -> list[Diagnostic]:
-    title = card.question.partition("\n")[0].strip()
-    if not card.question and not card.answer:
-        message = f"card {card.number} has no question and no answer"
-        remedy = "it is imported as a bare `##` card; write both sides or delete it"
-    elif not card.answer and card.type != "cloze":
-        message = f'card {card.number} "{title}" has no answer'
-        remedy = "it is imported without one; write the answer below its heading"
-    elif not card.question:
-        message = f"card {card.number} has no question"
-        remedy = "it is imported under a bare `##`; write the question there"
-    else:
-        return []
-    return [Diagnostic(location, Severity.WARNING, message, remedy)]

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from deckbuilder.importers import Imported, ImportedCard, ImportedDeck, ImportedMedia
+from deckbuilder.importers import (
+    Imported,
+    ImportedCard,
+    ImportedDeck,
+    ImportedMedia,
+    empty_side_warnings,
+)
 from deckbuilder.importers.anki_package import PackageNote, open_package
 from deckbuilder.importers.write import media_path
 from deckbuilder.model import Location
@@ -90,7 +96,7 @@ class _Converter:
             self.field(note, name, value, cloze=note_type.cloze)
             for name, value in zip(names, values, strict=False)
         ]
-        return ImportedCard(
+        card = ImportedCard(
             number=number,
             question=markdown[0],
             answer=markdown[1] if len(markdown) > 1 else "",
@@ -104,6 +110,12 @@ class _Converter:
                 if text
             ),
         )
+        self.diagnostics += empty_side_warnings(
+            card,
+            Location(self.path, 1),
+            needs_answer=not note_type.cloze and len(names) > 1,
+        )
+        return card
 
     def own_card(
         self, note: PackageNote, note_type: NoteType, kind: str, number: int
@@ -118,7 +130,7 @@ class _Converter:
             answer += "\n\n" + self.field(note, "Extra", fields["Extra"])
         if kind == "basic" and fields.get("Reverse"):
             kind = "reversed"
-        return ImportedCard(
+        card = ImportedCard(
             number=number,
             question=question,
             answer=answer,
@@ -127,6 +139,10 @@ class _Converter:
             type=kind,
             guid=note.guid,
         )
+        self.diagnostics += empty_side_warnings(
+            card, Location(self.path, 1), needs_answer=kind != "cloze"
+        )
+        return card
 
     def field(
         self, note: PackageNote, name: str, html: str, *, cloze: bool = False

@@ -41,11 +41,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deckbuilder.errors import ExportFormatError
-from deckbuilder.importers import Imported, ImportedCard, ImportedDeck, read_text
+from deckbuilder.importers import (
+    Imported,
+    ImportedCard,
+    ImportedDeck,
+    empty_side_warnings,
+    read_text,
+)
 from deckbuilder.importers.plaintext import to_markdown
 from deckbuilder.model import Location
 from deckbuilder.options import Progress
-from deckbuilder.report import Diagnostic, Severity
+from deckbuilder.report import Diagnostic
 
 _RATING = (
     "How well did you know this?",
@@ -154,22 +160,9 @@ def _read_card(
     title = next((line.strip() for line in question if line.strip()), "")
     if _is_rating(lines, end):
         end += len(_RATING)
-    return card, end, _warnings(card, title, location)
+    return card, end, empty_side_warnings(card, location, title=title)
 
 
-def _warnings(card: ImportedCard, title: str, location: Location) -> list[Diagnostic]:
-    if not card.question and not card.answer:
-        message = f"card {card.number} has no question and no answer"
-        remedy = "it is imported as a bare `##` card; write both sides or delete it"
-    elif not card.answer:
-        message = f'card {card.number} "{title}" has no answer'
-        remedy = "it is imported without one; write the answer below its heading"
-    elif not card.question:
-        message = f"card {card.number} has no question"
-        remedy = "it is imported under a bare `##`; write the question there"
-    else:
-        return []
-    return [Diagnostic(location, Severity.WARNING, message, remedy)]
 
 
 def _title_before(lines: list[str], start: int, end: int, number: int) -> int:
