@@ -7,22 +7,23 @@ import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from deckbuilder import inputs
 from deckbuilder.checks import select_cards
 from deckbuilder.errors import OutputError, SourceError
 from deckbuilder.files import commit, discard, remove_abandoned
-from deckbuilder.model import CardFile, Location
+from deckbuilder.model import Card, CardFile, Location
 from deckbuilder.options import Options
-from deckbuilder.report import Report
+from deckbuilder.report import Diagnostic, Report
 from deckbuilder.sources import find_sources
 
 if TYPE_CHECKING:
-    from deckbuilder.cache import BuildCache, Rendered
+    from deckbuilder.cache import BuildCache, Stored
     from deckbuilder.package import Note
 
 T = TypeVar("T")
+N = TypeVar("N", "Note", "Stored", "Note | Stored")
 _NAME_BYTES = 200
 """Longest package file stem, in UTF-8 bytes."""
 
@@ -132,7 +133,7 @@ def _build(
 ) -> None:
     from deckbuilder.package import stage_package
 
-    notes = _compile(paths, options, report, cache)
+    notes = _compile_cached(paths, options, report, cache)
     for file in {file.path for note in notes for file in note.media}:
         inputs.record_file(file)  # media are read while rendering, maybe in a worker
     packages = _group(notes, options, report)
@@ -154,7 +155,9 @@ def _build(
                 if cache.package_is_current(path, key):
                     staged.append((None, path))
                     continue
-            written = stage_package(group, path, css, timestamp, tidy=False)
+            written = stage_package(
+                _read(group, cache), path, css, timestamp, tidy=False
+            )
             staged.append((written, path))
             if cache is not None:
                 cache.remember_package(path, key, written)
@@ -173,12 +176,19 @@ def _build(
         cache.save()
 
 
-def _compile(
+def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:
+    """Return the note of every card to ship, all rendered, none from a cache."""
+    notes = _compile_cached(paths, options, report, None)
+    return cast("list[Note]", notes)  # only a cache gives `Stored` notes
+
+
+def _compile_cached(
     paths: Sequence[Path],
     options: Options,
     report: Report,
-    cache: BuildCache | None = None,
-) -> list[Note]:
+    cache: BuildCache | None,
+) -> list[Note | Stored]:
+    """Return the note of every card to ship; a cached one, unread, as `Stored`."""
     from deckbuilder import parallel
 
     files = load(paths, report, options)
@@ -190,16 +200,19 @@ def _compile(
     # Cards found in the cache are done at once; the rest are rendered, on every
     # core when there are enough of them.
     keys = [cache.key(card) for card in cards] if cache is not None else []
-    results: list[Rendered | None] = [None] * len(cards)
+    results: list[tuple[Note | Stored, list[Diagnostic]] | None] = [None] * len(cards)
     if cache is not None:
-        results = [cache.note(key) for key in keys]
+        results = [
+            cache.stored(key, card) for key, card in zip(keys, cards, strict=True)
+        ]
         for _ in filter(None, results):
             tick()
     missing = [index for index, result in enumerate(results) if result is None]
     report.decks = len({card.deck for card in cards})
     report.cards = len(cards)
     pending = [cards[index] for index in missing]
-    # Rendering lets each card go once it is done; so must this function.
+    # Rendering lets each card go once it is done; so must this function (a cached
+    # note keeps its card, to render it again should the note not read back).
     del files, cards
     rendered = parallel.render_cards(pending, done=tick)
     for index, fresh in zip(missing, rendered, strict=True):
@@ -216,9 +229,37 @@ def _compile(
     return notes
 
 
+def _read(group: Sequence[Note | Stored], cache: BuildCache | None) -> list[Note]:
+    """Return the notes of a package to write, reading cached ones back."""
+    from deckbuilder.cache import Stored
+
+    notes = []
+    for item in group:
+        if not isinstance(item, Stored):
+            notes.append(item)
+            continue
+        assert cache is not None
+        note = cache.read(item)
+        if note is None:
+            # Its summary read back and its note did not: a damaged cache. The card
+            # renders as it did, diagnostics included, so the report stands.
+            fresh = _render_again(item.card)
+            cache.remember_note(item.key, fresh)
+            note = fresh[0]
+        notes.append(note)
+    return notes
+
+
+def _render_again(card: Card) -> tuple[Note, list[Diagnostic]]:
+    from deckbuilder import parallel
+
+    (rendered,) = parallel.render_cards([card])
+    return rendered
+
+
 def _group(
-    notes: Sequence[Note], options: Options, report: Report
-) -> dict[str, list[Note]]:
+    notes: Sequence[N], options: Options, report: Report
+) -> dict[str, list[N]]:
     if options.out.exists() and not options.out.is_dir():
         report.error(
             Location(options.out, 1),
@@ -228,7 +269,7 @@ def _group(
         return {}
     if options.bundle is not None:
         return {options.bundle: list(notes)} if notes else {}
-    packages: dict[str, list[Note]] = {}
+    packages: dict[str, list[N]] = {}
     owners: dict[str, str] = {}
     for note in notes:
         name = package_name(note.deck)
@@ -245,7 +286,7 @@ def _group(
     return packages
 
 
-def _timestamp(notes: Sequence[Note], options: Options) -> float:
+def _timestamp(notes: Sequence[Note | Stored], options: Options) -> float:
     if options.source_date_epoch is not None:
         return float(options.source_date_epoch)
     # An edited image changes its note's field (its name comes from its content),
@@ -255,7 +296,7 @@ def _timestamp(notes: Sequence[Note], options: Options) -> float:
     return max(source.stat().st_mtime for source in sources)
 
 
-def _stylesheet(notes: Sequence[Note]) -> str:
+def _stylesheet(notes: Sequence[Note | Stored]) -> str:
     from deckbuilder.highlight import stylesheet
 
     # One note type serves every deck, so every package of a build carries the CSS of

@@ -562,3 +562,70 @@ def test_cache_file_is_closed_after_a_failed_build(
 
     assert report.errors
     assert closed
+
+
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the keys of the notes a build reads back whole from the cache."""
+    keys: list[str] = []
+    read = BuildCache.read
+
+    def counted(self: BuildCache, stored: cache.Stored) -> Note | None:
+        keys.append(stored.key)
+        return read(self, stored)
+
+    monkeypatch.setattr(BuildCache, "read", counted)
+    return keys
+
+
+def test_unchanged_packages_read_no_notes_back_and_keep_their_warnings(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").write_text("---\ndeck: Other\n---\n## One?\n\nUno.\n")
+    read = reads(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    expected = pipeline.build([cards], options(tmp_path / "cold", cache=False))
+    assert packages(out) == packages(tmp_path / "cold")
+    assert report.diagnostics == expected.diagnostics
+    assert any("klingon" in str(d) for d in report.diagnostics)
+    assert read == []  # cached.apkg is current: its three notes stay unread
+
+
+def test_package_with_cached_notes_to_write_reads_them_back(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    expected = pipeline.build([cards], options(tmp_path / "cold", cache=False))
+    (out / "cached.apkg").unlink()
+    read = reads(monkeypatch)
+    no_rendering(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    assert packages(out) == packages(tmp_path / "cold")
+    assert report.diagnostics == expected.diagnostics
+    assert len(read) == 3
+
+
+def test_note_that_does_not_read_back_is_rendered_again(
+    cards: Path, tmp_path: Path
+) -> None:
+    # The summaries are whole, the notes are not: the package that must be written
+    # is made of notes rendered again, and the report is a cold build's.
+    out = tmp_path / "out"
+    cold(cards, out)
+    _change_rows(_cache_file(out), "notes", lambda e: e["note"].update(front=None))
+    (out / "cached.apkg").unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    expected = pipeline.build([cards], options(tmp_path / "cold", cache=False))
+    assert packages(out) == packages(tmp_path / "cold")
+    assert report.diagnostics == expected.diagnostics
+    again = pipeline.build([cards], options(out))  # the cache was mended
+    assert again.diagnostics == expected.diagnostics
+    assert packages(out) == packages(tmp_path / "cold")
