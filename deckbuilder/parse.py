@@ -54,8 +54,12 @@ def read_card_file(path: Path, options: Options | None = None) -> Parsed:
 
     `options` give the card folders that name decks and the default note type.
     """
+    return parse_card_bytes(read_input(path, SourceError, "card file"), path, options)
+
+
+def parse_card_bytes(data: bytes, path: Path, options: Options | None = None) -> Parsed:
+    """Parse the contents of the card file at `path`, as `read_card_file` does."""
     options = options or Options()
-    data = read_input(path, SourceError, "card file")
     return parse_text(
         decode(data, path),
         path,

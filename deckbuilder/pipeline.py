@@ -7,16 +7,16 @@ import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast, overload
 
 from deckbuilder import inputs
 from deckbuilder.checks import select_cards
 from deckbuilder.errors import OutputError, SourceError
 from deckbuilder.files import commit, discard, remove_abandoned
-from deckbuilder.model import Card, CardFile, Location
+from deckbuilder.model import Card, CardFile, CardSummary, FileSummary, Location
 from deckbuilder.options import Options
 from deckbuilder.report import Diagnostic, Report
-from deckbuilder.sources import find_sources
+from deckbuilder.sources import find_sources, read_input
 
 if TYPE_CHECKING:
     from deckbuilder.cache import BuildCache, Stored
@@ -28,24 +28,64 @@ _NAME_BYTES = 200
 """Longest package file stem, in UTF-8 bytes."""
 
 
+@overload
 def load(
     paths: Sequence[Path], report: Report, options: Options | None = None
-) -> list[CardFile]:
-    """Parse every card file under `paths`, recording problems in `report`."""
-    # Imported here: a build that nothing changed parses nothing and imports no YAML.
-    from deckbuilder.parse import read_card_file
+) -> list[CardFile]: ...
 
-    files = []
+
+@overload
+def load(
+    paths: Sequence[Path],
+    report: Report,
+    options: Options | None = None,
+    *,
+    cache: BuildCache,
+) -> list[CardFile | FileSummary]: ...
+
+
+def load(
+    paths: Sequence[Path],
+    report: Report,
+    options: Options | None = None,
+    *,
+    cache: BuildCache | None = None,
+) -> list[CardFile] | list[CardFile | FileSummary]:
+    """Parse every card file under `paths`, recording problems in `report`.
+
+    With a `cache`, a file that need not be parsed again gives a summary instead.
+    """
+    files: list[CardFile | FileSummary] = []
     for path in _counted(find_sources(paths), "reading", options):
         try:
-            parsed = read_card_file(path, options)
+            parsed = _parse(path, options, cache)
         except SourceError as error:
             assert error.location is not None
             report.error(error.location, error.message, error.remedy)
             continue
-        report.diagnostics.extend(parsed.diagnostics)
-        files.append(parsed.file)
+        report.diagnostics.extend(parsed[1])
+        files.append(parsed[0])
     return files
+
+
+def _parse(
+    path: Path, options: Options | None, cache: BuildCache | None
+) -> tuple[CardFile | FileSummary, Sequence[Diagnostic]]:
+    # Imported here: a build that nothing changed parses nothing and imports no YAML.
+    from deckbuilder.parse import parse_card_bytes, read_card_file
+
+    if cache is None:
+        parsed = read_card_file(path, options)
+        return parsed.file, parsed.diagnostics
+    data = read_input(path, SourceError, "card file")
+    summary = cache.parsed(path, data)
+    if summary is not None:
+        return summary
+    # What the parse reads besides the file decides whether its summary is kept.
+    with inputs.recording() as read:
+        parsed = parse_card_bytes(data, path, options)
+    cache.remember_parsed(path, data, parsed, read)
+    return parsed.file, parsed.diagnostics
 
 
 def _ticker(step: str, total: int, options: Options) -> Callable[[], None]:
@@ -156,7 +196,7 @@ def _build(
                     staged.append((None, path))
                     continue
             written = stage_package(
-                _read(group, cache), path, css, timestamp, tidy=False
+                _read(group, cache, options), path, css, timestamp, tidy=False
             )
             staged.append((written, path))
             if cache is not None:
@@ -165,7 +205,7 @@ def _build(
             if staged_file is not None:
                 commit(staged_file, path)
             report.packages.append(str(path))
-    except OutputError as error:
+    except (OutputError, SourceError) as error:
         assert error.location is not None
         report.error(error.location, error.message, error.remedy)
     finally:
@@ -191,7 +231,11 @@ def _compile_cached(
     """Return the note of every card to ship; a cached one, unread, as `Stored`."""
     from deckbuilder import parallel
 
-    files = load(paths, report, options)
+    files: Sequence[CardFile | FileSummary] = (
+        load(paths, report, options)
+        if cache is None
+        else load(paths, report, options, cache=cache)
+    )
     cards = select_cards(
         [card for file in files for card in file.cards], options, report
     )
@@ -199,7 +243,12 @@ def _compile_cached(
 
     # Cards found in the cache are done at once; the rest are rendered, on every
     # core when there are enough of them.
-    keys = [cache.key(card) for card in cards] if cache is not None else []
+    keys = []
+    if cache is not None:
+        keys = [
+            card.key if isinstance(card, CardSummary) else cache.key(card)
+            for card in cards
+        ]
     results: list[tuple[Note | Stored, list[Diagnostic]] | None] = [None] * len(cards)
     if cache is not None:
         results = [
@@ -210,7 +259,7 @@ def _compile_cached(
     missing = [index for index, result in enumerate(results) if result is None]
     report.decks = len({card.deck for card in cards})
     report.cards = len(cards)
-    pending = [cards[index] for index in missing]
+    pending = [_parsed(cards[index], cache, options) for index in missing]
     # Rendering lets each card go once it is done; so must this function (a cached
     # note keeps its card, to render it again should the note not read back).
     del files, cards
@@ -229,8 +278,22 @@ def _compile_cached(
     return notes
 
 
-def _read(group: Sequence[Note | Stored], cache: BuildCache | None) -> list[Note]:
+def _parsed(
+    card: Card | CardSummary, cache: BuildCache | None, options: Options
+) -> Card:
+    if isinstance(card, Card):
+        return card
+    # A summary stands for a card only while its note is in the cache (see
+    # `BuildCache.parsed`); should the cache fail since, the card is parsed.
+    assert cache is not None
+    return _card_again(card, cache, options)
+
+
+def _read(
+    group: Sequence[Note | Stored], cache: BuildCache | None, options: Options
+) -> list[Note]:
     """Return the notes of a package to write, reading cached ones back."""
+    from deckbuilder import parallel
     from deckbuilder.cache import Stored
 
     notes = []
@@ -243,18 +306,27 @@ def _read(group: Sequence[Note | Stored], cache: BuildCache | None) -> list[Note
         if note is None:
             # Its summary read back and its note did not: a damaged cache. The card
             # renders as it did, diagnostics included, so the report stands.
-            fresh = _render_again(item.card)
+            card = item.card
+            if isinstance(card, CardSummary):
+                card = _card_again(card, cache, options)
+            (fresh,) = parallel.render_cards([card])
             cache.remember_note(item.key, fresh)
             note = fresh[0]
         notes.append(note)
     return notes
 
 
-def _render_again(card: Card) -> tuple[Note, list[Diagnostic]]:
-    from deckbuilder import parallel
+def _card_again(summary: CardSummary, cache: BuildCache, options: Options) -> Card:
+    """Parse the file of a card the build took from the cache's summary."""
+    from deckbuilder.parse import read_card_file
 
-    (rendered,) = parallel.render_cards([card])
-    return rendered
+    path = summary.location.path
+    for card in read_card_file(path, options).file.cards:
+        if cache.key(card) == summary.key:
+            return card
+    raise SourceError(
+        "card file changed during the build", summary.location, "build again"
+    )
 
 
 def _group(
