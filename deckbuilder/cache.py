@@ -398,14 +398,18 @@ class BuildCache:
             self.close()
 
     def _write(self, database: sqlite3.Connection, prune: bool) -> None:
-        fresh = list(self._encoded_fresh())
+        # The notes are written as they are encoded, never all held at once; their
+        # summaries are small.
+        summaries: list[tuple[str, str]] = []
+
+        def notes() -> Iterator[tuple[str, str]]:
+            for key, entry, summary in self._encoded_fresh():
+                summaries.append((key, summary))
+                yield key, entry
+
+        database.executemany("INSERT OR REPLACE INTO notes VALUES (?, ?)", notes())
         database.executemany(
-            "INSERT OR REPLACE INTO notes VALUES (?, ?)",
-            [(key, entry) for key, entry, _ in fresh],
-        )
-        database.executemany(
-            "INSERT OR REPLACE INTO summaries VALUES (?, ?)",
-            [(key, summary) for key, _, summary in fresh],
+            "INSERT OR REPLACE INTO summaries VALUES (?, ?)", summaries
         )
         if prune:
             kept = [(key,) for key in (*self._found, *self._fresh)]
