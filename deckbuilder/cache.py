@@ -398,18 +398,14 @@ class BuildCache:
             self.close()
 
     def _write(self, database: sqlite3.Connection, prune: bool) -> None:
-        # The notes are written as they are encoded, never all held at once; their
-        # summaries are small.
-        summaries: list[tuple[str, str]] = []
-
-        def notes() -> Iterator[tuple[str, str]]:
-            for key, entry, summary in self._encoded_fresh():
-                summaries.append((key, summary))
-                yield key, entry
-
-        database.executemany("INSERT OR REPLACE INTO notes VALUES (?, ?)", notes())
+        # Notes are written as they are encoded, never all held at once.
+        unwritten: set[str] = set()
         database.executemany(
-            "INSERT OR REPLACE INTO summaries VALUES (?, ?)", summaries
+            "INSERT OR REPLACE INTO notes VALUES (?, ?)", self._encoded_notes(unwritten)
+        )
+        database.executemany(
+            "INSERT OR REPLACE INTO summaries VALUES (?, ?)",
+            self._encoded_summaries(unwritten),
         )
         if prune:
             kept = [(key,) for key in (*self._found, *self._fresh)]
@@ -437,21 +433,27 @@ class BuildCache:
                 "DELETE FROM files WHERE key NOT IN (SELECT key FROM kept_files)"
             )
 
-    def _encoded_fresh(self) -> Iterator[tuple[str, str, str]]:
+    def _encoded_notes(self, unwritten: set[str]) -> Iterator[tuple[str, str]]:
         for key, (rendered, files, contents) in self._fresh.items():
             try:
                 entry = _encode_rendered(rendered)
-                media = _encode(rendered[0].media)
             except TypeError:
+                unwritten.add(key)
                 continue  # a field of a kind the file cannot hold: never cached
             entry.update(files=files, contents=contents)
+            yield key, json.dumps(entry)
+
+    def _encoded_summaries(self, unwritten: set[str]) -> Iterator[tuple[str, str]]:
+        for key, ((note, diagnostics), files, contents) in self._fresh.items():
+            if key in unwritten:
+                continue
             summary = {
                 "files": files,
                 "contents": contents,
-                "media": media,
-                "diagnostics": entry["diagnostics"],
+                "media": _encode(note.media),
+                "diagnostics": [_encode_diagnostic(d) for d in diagnostics],
             }
-            yield key, json.dumps(entry), json.dumps(summary)
+            yield key, json.dumps(summary)
 
     def _open(self, path: Path) -> None:
         if not path.is_file():
