@@ -343,8 +343,11 @@ def _group(
         return {options.bundle: list(notes)} if notes else {}
     packages: dict[str, list[N]] = {}
     owners: dict[str, str] = {}
+    names: dict[str, str] = {}  # a deck's notes are many, its name is one
     for note in notes:
-        name = package_name(note.deck)
+        name = names.get(note.deck) or names.setdefault(
+            note.deck, package_name(note.deck)
+        )
         owner = owners.setdefault(name, note.deck)
         if owner != note.deck:
             report.error(
