@@ -6,9 +6,20 @@ place, deck, tags, type, CSS and the code its blocks include), the contents of t
 media files it shows, the options that can reach rendering, deckbuilder's version and
 source code, and the versions of the libraries that render and pack. A package is left
 in place only when its notes' contents, stylesheet, timestamp and path are the same
-and the file on disk is still the one written for them. Notes of a build with errors
-are never kept. A cache that is missing, unreadable, corrupt or from another version
-is ignored and rebuilt; it never fails a build.
+and the file on disk is still the one written for them. A note's contents digest, its
+media and its diagnostics are also kept apart, in a small summary: a package left in
+place needs no more of its notes, so a rebuild reads back only the notes of the
+packages it writes. Notes of a build with errors are never kept. A cache that is
+missing, unreadable, corrupt or from another version is ignored and rebuilt; it never
+fails a build.
+
+A card file is not parsed again when its contents, its path and the working folder,
+the options and the code are those of a build that parsed it, the project roots the
+parse asked about are the same, and every note it ships is in the cache: the checks
+across cards get a summary of each card instead (`CardSummary`). Only files whose
+parse read nothing but the file itself are kept so: a file that includes code or
+names a note type or stylesheet is parsed every time, as those paths are resolved
+through symbolic links that no fingerprint covers.
 """
 
 from __future__ import annotations
@@ -17,25 +28,30 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import sqlite3
 import types
 import typing
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
-from deckbuilder.model import Card, Location
+from deckbuilder.inputs import Inputs
+from deckbuilder.model import Card, CardSummary, FileSummary, Location
 from deckbuilder.options import Options
 from deckbuilder.report import Diagnostic, Severity
 
 if TYPE_CHECKING:
+    from deckbuilder.media import MediaFile
     from deckbuilder.package import Note
+    from deckbuilder.parse import Parsed
 
 FOLDER = ".deckbuilder-cache"
 """The cache's folder inside the output folder."""
-FORMAT = 2
+FORMAT = 4
 """Version of the file's layout; a file of another layout is replaced."""
 LIBRARIES = ("markdown", "pygments", "genanki")
 """Libraries whose output ends up in the notes or the packages."""
@@ -53,6 +69,34 @@ Rendered: TypeAlias = tuple["Note", list[Diagnostic]]
 """A card's note and the diagnostics rendering it gave."""
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A card's note found in the cache and not read back yet.
+
+    It carries what grouping, the note time, the stylesheet and the package key
+    need: a note's deck, place and CSS are its card's, its media and contents digest
+    are in the cache's summary. The note itself is read (`BuildCache.read`) only for
+    a package that is written.
+    """
+
+    key: str
+    card: Card | CardSummary
+    media: tuple[MediaFile, ...]
+    contents: str
+
+    @property
+    def deck(self) -> str:
+        return self.card.deck
+
+    @property
+    def location(self) -> Location:
+        return self.card.location
+
+    @property
+    def css(self) -> str:
+        return self.card.css
+
+
 class BuildCache:
     """The notes and packages of earlier builds, in an SQLite file of JSON entries.
 
@@ -66,7 +110,7 @@ class BuildCache:
         self._path = path
         self._salt = _salt(options)
         self._database: sqlite3.Connection | None = None
-        self._stored = 0
+        self._notes_stored = 0
         """How many notes the file holds."""
         self._found: set[str] = set()
         self._fresh: dict[str, tuple[Rendered, dict[str, list[object]], str]] = {}
@@ -76,6 +120,16 @@ class BuildCache:
         self._kept_packages: dict[str, Any] = {}
         self._contents: dict[int, str] = {}
         """Digest of each note's contents, by the note's id, for the package keys."""
+        self._summaries: dict[str, str] | None = None
+        """Every note's summary, by key, read at once on first use."""
+        self._ships_incomplete = options.include_incomplete
+        self._stored: dict[str, tuple[Stored, list[Diagnostic]]] = {}
+        """Notes found for the cards of card files taken from the cache."""
+        self._card_keys: dict[int, tuple[Card, str]] = {}
+        """Keys computed for the summary of a parsed file, for `key` to hand out."""
+        self._files_stored = 0
+        self._files_found: set[str] = set()
+        self._fresh_files: dict[str, str] = {}
         if path is not None:
             self._open(path)
 
@@ -86,10 +140,152 @@ class BuildCache:
 
     def key(self, card: Card) -> str:
         """Return the key of everything that shapes the note of `card`."""
+        known = self._card_keys.pop(id(card), None)
+        if known is not None and known[0] is card:
+            return known[1]
         return _digest(self._salt, repr(card))
+
+    def parsed(
+        self, path: Path, data: bytes
+    ) -> tuple[FileSummary, list[Diagnostic]] | None:
+        """Return the summary of the card file at `path` holding `data`, and the
+        diagnostics of its parse, if it need not be parsed again."""
+        if self._database is None:
+            return None
+        key = self._file_key(path, data)
+        try:
+            row = self._database.execute(
+                "SELECT entry FROM files WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error:
+            self.close()
+            return None
+        if row is None:
+            return None
+        try:
+            found = self._file_summary(path, json.loads(row[0]))
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            return None
+        if found is not None:
+            self._files_found.add(key)
+        return found
+
+    def _file_summary(
+        self, path: Path, entry: dict[str, Any]
+    ) -> tuple[FileSummary, list[Diagnostic]] | None:
+        from deckbuilder.sources import project_root
+
+        for folder, root in entry["roots"].items():
+            now = project_root(Path(folder, "file"))
+            if (str(now) if now is not None else None) != root:
+                return None
+        deck, css = entry["deck"], entry["css"]
+        if type(deck) is not str or type(css) is not str:
+            raise TypeError("deck or stylesheet")
+        cards = tuple(_card_summary(path, deck, css, row) for row in entry["cards"])
+        diagnostics = _decode_diagnostics(entry["diagnostics"])
+        # Cards whose notes are not all in the cache must be rendered, which takes
+        # the parsed cards.
+        stored = {}
+        for card in cards:
+            if card.is_complete or self._ships_incomplete:
+                found = self.stored(card.key, card)
+                if found is None:
+                    return None
+                stored[card.key] = found
+        self._stored.update(stored)
+        return FileSummary(path, cards), diagnostics
+
+    def remember_parsed(
+        self, path: Path, data: bytes, parsed: Parsed, read: Inputs
+    ) -> None:
+        """Keep the summary of the card file at `path` holding `data`, which parsed
+        into `parsed` reading `read` besides the file itself."""
+        if self._path is None or read.files or read.listings:
+            return
+        cards = parsed.file.cards
+        keys = [_digest(self._salt, repr(card)) for card in cards]
+        self._card_keys.update(
+            (id(card), (card, key)) for card, key in zip(cards, keys, strict=True)
+        )
+        entry = {
+            "roots": read.roots,
+            "deck": parsed.file.deck,
+            # Every card of a file has the file's deck and stylesheet.
+            "css": cards[0].css if cards else "",
+            "cards": [
+                [
+                    key,
+                    card.location.line,
+                    list(card.tags),
+                    card.note_type,
+                    card.explicit_id,
+                    card.id,
+                    card.title,
+                    " ".join(card.question.split()),
+                    card.has_question,
+                    card.has_answer,
+                    card.is_complete,
+                ]
+                for card, key in zip(cards, keys, strict=True)
+            ],
+            "diagnostics": [_encode_diagnostic(d) for d in parsed.diagnostics],
+        }
+        shared = {(card.deck, card.css) for card in cards}
+        if shared <= {(entry["deck"], entry["css"])}:
+            self._fresh_files[self._file_key(path, data)] = json.dumps(entry)
+
+    def _file_key(self, path: Path, data: bytes) -> str:
+        # The path names the cards' locations and, when relative, other files from
+        # the working folder; the options and the code are in the salt.
+        contents = hashlib.sha256(data).hexdigest()
+        return _digest(self._salt, "card file", os.getcwd(), str(path), contents)
+
+    def stored(
+        self, key: str, card: Card | CardSummary
+    ) -> tuple[Stored, list[Diagnostic]] | None:
+        """Return the cached note of `card` under `key`, unread, with its diagnostics.
+
+        Only the note's summary is read: the media files it shows must have the
+        contents they had when it was rendered.
+        """
+        if key in self._stored:
+            return self._stored.pop(key)
+        text = self._summary_text(key)
+        if text is None:
+            return None
+        try:
+            summary = json.loads(text)
+            contents = summary["contents"]
+            if not isinstance(contents, str):
+                raise TypeError("contents")
+            _check_files(summary["files"])
+            media = _decode_media(summary["media"])
+            diagnostics = _decode_diagnostics(summary["diagnostics"])
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            return None
+        self._found.add(key)
+        return Stored(key, card, media, contents), diagnostics
+
+    def read(self, stored: Stored) -> Note | None:
+        """Return the note `stored` stands for, or None if it cannot be read back."""
+        rendered = self._entry(stored.key)
+        if rendered is None or rendered[1] != stored.contents:
+            return None
+        note = rendered[0][0]
+        self._contents[id(note)] = stored.contents
+        return note
 
     def note(self, key: str) -> Rendered | None:
         """Return the note and diagnostics stored under `key`, if any."""
+        rendered = self._entry(key)
+        if rendered is None:
+            return None
+        self._contents[id(rendered[0][0])] = rendered[1]
+        self._found.add(key)
+        return rendered[0]
+
+    def _entry(self, key: str) -> tuple[Rendered, str] | None:
         if self._database is None:
             return None
         try:
@@ -109,9 +305,21 @@ class BuildCache:
                 raise TypeError("contents")
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
-        self._contents[id(rendered[0])] = contents
-        self._found.add(key)
-        return rendered
+        return rendered, contents
+
+    def _summary_text(self, key: str) -> str | None:
+        if self._database is None:
+            return None
+        if self._summaries is None:
+            # One query for all: ten thousand queries of one row cost 0.1 s.
+            try:
+                rows = self._database.execute("SELECT key, summary FROM summaries")
+                self._summaries = dict(rows.fetchall())
+            except sqlite3.Error:
+                self.close()
+                return None
+        text = self._summaries.get(key)
+        return text if isinstance(text, str) else None
 
     def remember_note(self, key: str, rendered: Rendered) -> None:
         """Store a freshly rendered note under `key`."""
@@ -127,10 +335,13 @@ class BuildCache:
         self._fresh[key] = (rendered, files, contents)
 
     def package_key(
-        self, path: Path, notes: Sequence[Note], css: str, timestamp: float
+        self, path: Path, notes: Sequence[Note | Stored], css: str, timestamp: float
     ) -> str | None:
         """Return the key of the package at `path`, or None if a note is not cached."""
-        keys = [self._contents.get(id(note)) for note in notes]
+        keys = [
+            note.contents if isinstance(note, Stored) else self._contents.get(id(note))
+            for note in notes
+        ]
         known = [key for key in keys if key is not None]
         if len(known) < len(keys):
             return None
@@ -164,8 +375,15 @@ class BuildCache:
         """Write what this build made; forget what it did not use."""
         if self._path is None:
             return
-        unused = self._stored - len(self._found)
-        if not self._fresh and not unused and self._kept_packages == self._packages:
+        unused = self._notes_stored - len(self._found)
+        unused_files = self._files_stored - len(self._files_found)
+        if (
+            not self._fresh
+            and not self._fresh_files
+            and not unused
+            and not unused_files
+            and self._kept_packages == self._packages
+        ):
             return
         try:
             if self._database is None:
@@ -173,36 +391,69 @@ class BuildCache:
             assert self._database is not None
             with self._database:
                 self._write(self._database, unused > 0)
+                self._write_files(self._database, unused_files > 0)
         except (OSError, sqlite3.Error):
             pass  # a cache that cannot be written costs speed, not correctness
         finally:
             self.close()
 
     def _write(self, database: sqlite3.Connection, prune: bool) -> None:
+        # Notes are written as they are encoded, never all held at once.
+        unwritten: set[str] = set()
         database.executemany(
-            "INSERT OR REPLACE INTO notes VALUES (?, ?)", self._encoded_fresh()
+            "INSERT OR REPLACE INTO notes VALUES (?, ?)", self._encoded_notes(unwritten)
+        )
+        database.executemany(
+            "INSERT OR REPLACE INTO summaries VALUES (?, ?)",
+            self._encoded_summaries(unwritten),
         )
         if prune:
             kept = [(key,) for key in (*self._found, *self._fresh)]
             database.execute("CREATE TEMP TABLE kept (key TEXT PRIMARY KEY)")
             database.executemany("INSERT OR IGNORE INTO kept VALUES (?)", kept)
-            database.execute(
-                "DELETE FROM notes WHERE key NOT IN (SELECT key FROM kept)"
-            )
+            for table in ("notes", "summaries"):
+                database.execute(
+                    f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM kept)"
+                )
         database.execute("DELETE FROM packages")
         database.executemany(
             "INSERT INTO packages VALUES (?, ?)",
             [(path, json.dumps(entry)) for path, entry in self._kept_packages.items()],
         )
 
-    def _encoded_fresh(self) -> Iterator[tuple[str, str]]:
+    def _write_files(self, database: sqlite3.Connection, prune: bool) -> None:
+        database.executemany(
+            "INSERT OR REPLACE INTO files VALUES (?, ?)", self._fresh_files.items()
+        )
+        if prune:
+            kept = [(key,) for key in (*self._files_found, *self._fresh_files)]
+            database.execute("CREATE TEMP TABLE kept_files (key TEXT PRIMARY KEY)")
+            database.executemany("INSERT OR IGNORE INTO kept_files VALUES (?)", kept)
+            database.execute(
+                "DELETE FROM files WHERE key NOT IN (SELECT key FROM kept_files)"
+            )
+
+    def _encoded_notes(self, unwritten: set[str]) -> Iterator[tuple[str, str]]:
         for key, (rendered, files, contents) in self._fresh.items():
             try:
                 entry = _encode_rendered(rendered)
             except TypeError:
+                unwritten.add(key)
                 continue  # a field of a kind the file cannot hold: never cached
             entry.update(files=files, contents=contents)
             yield key, json.dumps(entry)
+
+    def _encoded_summaries(self, unwritten: set[str]) -> Iterator[tuple[str, str]]:
+        for key, ((note, diagnostics), files, contents) in self._fresh.items():
+            if key in unwritten:
+                continue
+            summary = {
+                "files": files,
+                "contents": contents,
+                "media": _encode(note.media),
+                "diagnostics": [_encode_diagnostic(d) for d in diagnostics],
+            }
+            yield key, json.dumps(summary)
 
     def _open(self, path: Path) -> None:
         if not path.is_file():
@@ -215,13 +466,18 @@ class BuildCache:
             ).fetchone()
             if stored_format != FORMAT:
                 raise ValueError(f"cache format {stored_format!r}")
-            (self._stored,) = database.execute("SELECT count(*) FROM notes").fetchone()
+            (self._notes_stored,) = database.execute(
+                "SELECT count(*) FROM notes"
+            ).fetchone()
+            (self._files_stored,) = database.execute(
+                "SELECT count(*) FROM files"
+            ).fetchone()
             for package, entry in database.execute("SELECT * FROM packages"):
                 self._packages[package] = json.loads(entry)
         except (sqlite3.Error, TypeError, ValueError, RecursionError):
             if database is not None:
                 database.close()
-            self._packages, self._stored = {}, 0
+            self._packages, self._notes_stored, self._files_stored = {}, 0, 0
             return
         self._database = database
 
@@ -237,12 +493,16 @@ class BuildCache:
                 """
                 CREATE TABLE meta (name TEXT PRIMARY KEY, value);
                 CREATE TABLE notes (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
+                CREATE TABLE summaries (key TEXT PRIMARY KEY, summary TEXT NOT NULL);
+                CREATE TABLE files (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
                 CREATE TABLE packages (path TEXT PRIMARY KEY, entry TEXT NOT NULL);
                 """
             )
             database.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
         self._database = database
         self._found.clear()
+        self._files_found.clear()
+        self._summaries = {}
 
     def close(self) -> None:
         """Close the file; a cache closed before `save` keeps what it had."""
@@ -316,27 +576,68 @@ def _encode_rendered(rendered: Rendered) -> dict[str, Any]:
     note, diagnostics = rendered
     return {
         "note": _encode(note),
-        "diagnostics": [
-            [
-                _encode(diagnostic.location),
-                diagnostic.severity.value,
-                diagnostic.message,
-                diagnostic.remedy,
-            ]
-            for diagnostic in diagnostics
-        ],
+        "diagnostics": [_encode_diagnostic(diagnostic) for diagnostic in diagnostics],
     }
+
+
+def _encode_diagnostic(diagnostic: Diagnostic) -> list[object]:
+    return [
+        _encode(diagnostic.location),
+        diagnostic.severity.value,
+        diagnostic.message,
+        diagnostic.remedy,
+    ]
+
+
+def _card_summary(path: Path, deck: str, css: str, row: list[Any]) -> CardSummary:
+    (key, line, tags, note_type, explicit_id, card_id, title, question) = row[:8]
+    flags = row[8:]
+    if not isinstance(tags, list):
+        raise TypeError(f"{tags!r} are not tags")
+    texts = (key, note_type, card_id, title, question, *tags)
+    if (
+        not all(type(text) is str for text in texts)
+        or type(line) is not int
+        or not (explicit_id is None or type(explicit_id) is str)
+        or len(flags) != 3
+        or not all(type(flag) is bool for flag in flags)
+    ):
+        raise TypeError(f"{row!r} is not a card summary")
+    has_question, has_answer, is_complete = flags
+    return CardSummary(
+        location=Location(path, line),
+        deck=deck,
+        tags=tuple(tags),
+        note_type=note_type,
+        explicit_id=explicit_id,
+        id=card_id,
+        title=title,
+        question=question,
+        has_question=has_question,
+        has_answer=has_answer,
+        is_complete=is_complete,
+        css=css,
+        key=key,
+    )
 
 
 def _decode_rendered(entry: dict[str, Any]) -> Rendered:
     from deckbuilder.package import Note
 
-    for name, recorded in entry["files"].items():
+    _check_files(entry["files"])
+    note: Note = _decode(entry["note"], Note)
+    return note, _decode_diagnostics(entry["diagnostics"])
+
+
+def _check_files(files: dict[str, object]) -> None:
+    for name, recorded in files.items():
         if not _unchanged(Path(name), recorded):
             raise ValueError(f"{name} has changed")
-    note: Note = _decode(entry["note"], Note)
+
+
+def _decode_diagnostics(entries: list[Any]) -> list[Diagnostic]:
     diagnostics = []
-    for location, severity, message, remedy in entry["diagnostics"]:
+    for location, severity, message, remedy in entries:
         diagnostics.append(
             Diagnostic(
                 _decode(location, Location),
@@ -345,7 +646,14 @@ def _decode_rendered(entry: dict[str, Any]) -> Rendered:
                 _decode(remedy, str),
             )
         )
-    return note, diagnostics
+    return diagnostics
+
+
+def _decode_media(value: object) -> tuple[MediaFile, ...]:
+    from deckbuilder.media import MediaFile
+
+    media: tuple[MediaFile, ...] = _decode(value, tuple[MediaFile, ...])
+    return media
 
 
 def _encode(value: object) -> object:

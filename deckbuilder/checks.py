@@ -3,13 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
-from deckbuilder.model import Card
+from deckbuilder.model import Location
 from deckbuilder.options import Options
 from deckbuilder.report import Report
 
 
-def select_cards(cards: Sequence[Card], options: Options, report: Report) -> list[Card]:
+class Checked(Protocol):
+    """What the checks read of a card: a `Card`, or a `CardSummary` of one."""
+
+    @property
+    def location(self) -> Location: ...
+    @property
+    def deck(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def explicit_id(self) -> str | None: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def has_question(self) -> bool: ...
+    @property
+    def has_answer(self) -> bool: ...
+    @property
+    def is_complete(self) -> bool: ...
+
+
+C = TypeVar("C", bound=Checked)
+
+
+def select_cards(cards: Sequence[C], options: Options, report: Report) -> list[C]:
     """Check `cards` and return those to ship, in source order."""
     shipped = []
     for card in cards:
@@ -29,7 +58,7 @@ def select_cards(cards: Sequence[Card], options: Options, report: Report) -> lis
     return shipped
 
 
-def _report_incomplete(card: Card, options: Options, report: Report) -> None:
+def _report_incomplete(card: Checked, options: Options, report: Report) -> None:
     if not card.has_question:
         missing = "no question and no answer" if not card.has_answer else "no question"
         message = f"card has {missing}"
@@ -48,9 +77,9 @@ def shorten(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
-def check_ids(cards: Sequence[Card], report: Report) -> None:
+def check_ids(cards: Sequence[Checked], report: Report) -> None:
     """Report every card whose id another card already has."""
-    seen: dict[str, Card] = {}
+    seen: dict[str, Checked] = {}
     for card in cards:
         first = seen.setdefault(card.id, card)
         if first is card:
@@ -70,9 +99,9 @@ def check_ids(cards: Sequence[Card], report: Report) -> None:
             )
 
 
-def _check_questions(cards: Sequence[Card], report: Report) -> None:
+def _check_questions(cards: Sequence[Checked], report: Report) -> None:
     # Same question, different explicit ids: legal, but likely a copy left behind.
-    seen: dict[tuple[str, str], Card] = {}
+    seen: dict[tuple[str, str], Checked] = {}
     for card in cards:
         if card.explicit_id is None or not card.has_question:
             continue
@@ -86,10 +115,10 @@ def _check_questions(cards: Sequence[Card], report: Report) -> None:
             )
 
 
-def _check_deck_spelling(cards: Sequence[Card], report: Report) -> None:
+def _check_deck_spelling(cards: Sequence[Checked], report: Report) -> None:
     # Anki compares deck names without case: `ML::GANs` and `ml::gans` are one deck
     # there, which would silently merge two decks of the sources.
-    seen: dict[str, Card] = {}
+    seen: dict[str, Checked] = {}
     reported: set[str] = set()
     for card in cards:
         first = seen.setdefault(card.deck.casefold(), card)
@@ -102,11 +131,11 @@ def _check_deck_spelling(cards: Sequence[Card], report: Report) -> None:
             )
 
 
-def _check_tag_spelling(cards: Sequence[Card], report: Report) -> None:
+def _check_tag_spelling(cards: Sequence[Checked], report: Report) -> None:
     # Anki compares tags without case, parents too: once `ml::gans` is in the
     # collection, `ML::GANs::tf1` is stored as `ml::gans::tf1`. Tags that spell one
     # tag or parent in two ways would not come out as written.
-    seen: dict[str, tuple[str, Card]] = {}
+    seen: dict[str, tuple[str, Checked]] = {}
     reported: set[str] = set()
     for card in cards:
         for tag in card.tags:

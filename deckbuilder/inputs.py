@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_recording: contextvars.ContextVar[Inputs | None] = contextvars.ContextVar(
-    "deckbuilder_inputs", default=None
+_recording: contextvars.ContextVar[tuple[Inputs, ...]] = contextvars.ContextVar(
+    "deckbuilder_inputs", default=()
 )
+"""The recordings under way, outermost first: each sees every read."""
 
 
 @dataclass
@@ -36,18 +37,16 @@ class Inputs:
 
     def add_file(self, path: Path, data: bytes) -> None:
         """Record that `data` was read from `path`."""
-        # The file is looked at after reading it: if it changed in between, the
-        # size and time are of the new contents and the digest of the old ones, so
-        # they never match the file again and the next build reads it afresh.
-        stat = path.stat()
-        digest = hashlib.sha256(data).hexdigest()
+        self._add(path, _fingerprint(path, data))
+
+    def _add(self, path: Path, fingerprint: list[object]) -> None:
         earlier = self.files.get(str(path))
-        if earlier is not None and earlier[2] != digest:
+        if earlier is not None and earlier[2] != fingerprint[2]:
             # Read twice with different contents: what was built from it matches
             # neither, so no fingerprint may match it again.
             self.files[str(path)] = [-1, -1, ""]
             return
-        self.files[str(path)] = [stat.st_size, stat.st_mtime_ns, digest]
+        self.files[str(path)] = fingerprint
 
     def unchanged(
         self,
@@ -75,9 +74,13 @@ class Inputs:
 
 @contextlib.contextmanager
 def recording() -> Iterator[Inputs]:
-    """Record, until the block ends, what this process reads through this module."""
+    """Record, until the block ends, what this process reads through this module.
+
+    A recording inside another sees what is read inside it; the outer one sees
+    that too.
+    """
     inputs = Inputs()
-    token = _recording.set(inputs)
+    token = _recording.set((*_recording.get(), inputs))
     try:
         yield inputs
     finally:
@@ -91,30 +94,38 @@ def read_bytes(path: Path) -> bytes:
     here, or the build could not tell that it changed. OSError is left to the caller.
     """
     data = path.read_bytes()
-    inputs = _recording.get()
-    if inputs is not None:
-        inputs.add_file(path, data)
+    recordings = _recording.get()
+    if recordings:
+        fingerprint = _fingerprint(path, data)
+        for inputs in recordings:
+            inputs._add(path, fingerprint)
     return data
 
 
 def record_file(path: Path) -> None:
     """Record a file the build depends on but read elsewhere (in a worker)."""
-    if _recording.get() is not None:
+    if _recording.get():
         read_bytes(path)
 
 
 def record_listing(paths: Sequence[Path], found: Sequence[Path]) -> None:
     """Record that the card files under `paths` are `found`."""
-    inputs = _recording.get()
-    if inputs is not None:
+    for inputs in _recording.get():
         inputs.listings.append(([str(path) for path in paths], list(map(str, found))))
 
 
 def record_root(folder: Path, root: Path | None) -> None:
     """Record that the project root above the files of `folder` is `root`."""
-    inputs = _recording.get()
-    if inputs is not None:
+    for inputs in _recording.get():
         inputs.roots[str(folder)] = str(root) if root is not None else None
+
+
+def _fingerprint(path: Path, data: bytes) -> list[object]:
+    # The file is looked at after reading it: if it changed in between, the size
+    # and time are of the new contents and the digest of the old ones, so they
+    # never match the file again and the next build reads it afresh.
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()]
 
 
 def _same_stat(path: Path, recorded: list[object]) -> bool:

@@ -163,3 +163,33 @@ def derive_id(deck: str, question: str) -> str:
     normalised = " ".join(question.split())
     digest = hashlib.sha256(f"{deck}\x1f{normalised}".encode()).hexdigest()
     return digest[:12]
+
+
+@dataclass(frozen=True)
+class CardSummary:
+    """What the checks across cards and the cache need of a card that was not parsed:
+    its file is unchanged since a build that parsed it (see `cache`)."""
+
+    location: Location
+    deck: str
+    tags: tuple[str, ...]
+    note_type: str
+    explicit_id: str | None
+    id: str
+    title: str
+    question: str
+    """The question's words, whitespace normalised: all the checks compare."""
+    has_question: bool
+    has_answer: bool
+    is_complete: bool
+    css: str
+    key: str
+    """The cache key of the card's note."""
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """A card file the build did not parse, and the summaries of its cards."""
+
+    path: Path
+    cards: tuple[CardSummary, ...]

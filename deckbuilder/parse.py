@@ -54,8 +54,12 @@ def read_card_file(path: Path, options: Options | None = None) -> Parsed:
 
     `options` give the card folders that name decks and the default note type.
     """
+    return parse_card_bytes(read_input(path, SourceError, "card file"), path, options)
+
+
+def parse_card_bytes(data: bytes, path: Path, options: Options | None = None) -> Parsed:
+    """Parse the contents of the card file at `path`, as `read_card_file` does."""
     options = options or Options()
-    data = read_input(path, SourceError, "card file")
     return parse_text(
         decode(data, path),
         path,
@@ -97,7 +101,9 @@ def parse_text(
         if not in_fence[index] and _HEADING.match(lines[index])
     ]
     settings.setdefault("type", default_note_type)
-    builder = _FileParser(path, lines, fences, in_fence, settings, default_deck)
+    builder = _FileParser(
+        path, lines, fences, in_fence, settings, default_deck, body_start
+    )
     return builder.parse(body_start, headings)
 
 
@@ -123,13 +129,17 @@ class _FileParser:
         in_fence: list[bool],
         settings: dict[str, Any],
         default_deck: str,
+        front_end: int,
     ) -> None:
         self.path = path
         self.lines = lines
+        # Keys are looked for in the front matter only: a card's `type:` line is
+        # text, and looking through the whole file for each key cost a pass per key.
+        self.front_end = front_end
         self.fences = fences
         self.in_fence = in_fence
         self.diagnostics: list[Diagnostic] = []
-        where = Location(path, key_line(lines, len(lines), "deck"))
+        where = Location(path, key_line(lines, front_end, "deck"))
         self.deck = _deck_name(settings.get("deck", default_deck), where)
         self.tags = _tags(settings.get("tags"), self._at_key("tags"))
         self.note_type = _note_type(
@@ -155,7 +165,7 @@ class _FileParser:
         )
 
     def _at_key(self, key: str) -> Location:
-        return Location(self.path, key_line(self.lines, len(self.lines), key))
+        return Location(self.path, key_line(self.lines, self.front_end, key))
 
     def parse(self, body_start: int, headings: list[int]) -> Parsed:
         preamble_end = headings[0] if headings else len(self.lines)

@@ -7,44 +7,85 @@ import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast, overload
 
 from deckbuilder import inputs
 from deckbuilder.checks import select_cards
 from deckbuilder.errors import OutputError, SourceError
 from deckbuilder.files import commit, discard, remove_abandoned
-from deckbuilder.model import CardFile, Location
+from deckbuilder.model import Card, CardFile, CardSummary, FileSummary, Location
 from deckbuilder.options import Options
-from deckbuilder.report import Report
-from deckbuilder.sources import find_sources
+from deckbuilder.report import Diagnostic, Report
+from deckbuilder.sources import find_sources, read_input
 
 if TYPE_CHECKING:
-    from deckbuilder.cache import BuildCache, Rendered
+    from deckbuilder.cache import BuildCache, Stored
     from deckbuilder.package import Note
 
 T = TypeVar("T")
+N = TypeVar("N", "Note", "Stored", "Note | Stored")
 _NAME_BYTES = 200
 """Longest package file stem, in UTF-8 bytes."""
 
 
+@overload
 def load(
     paths: Sequence[Path], report: Report, options: Options | None = None
-) -> list[CardFile]:
-    """Parse every card file under `paths`, recording problems in `report`."""
-    # Imported here: a build that nothing changed parses nothing and imports no YAML.
-    from deckbuilder.parse import read_card_file
+) -> list[CardFile]: ...
 
-    files = []
+
+@overload
+def load(
+    paths: Sequence[Path],
+    report: Report,
+    options: Options | None = None,
+    *,
+    cache: BuildCache,
+) -> list[CardFile | FileSummary]: ...
+
+
+def load(
+    paths: Sequence[Path],
+    report: Report,
+    options: Options | None = None,
+    *,
+    cache: BuildCache | None = None,
+) -> list[CardFile] | list[CardFile | FileSummary]:
+    """Parse every card file under `paths`, recording problems in `report`.
+
+    With a `cache`, a file that need not be parsed again gives a summary instead.
+    """
+    files: list[CardFile | FileSummary] = []
     for path in _counted(find_sources(paths), "reading", options):
         try:
-            parsed = read_card_file(path, options)
+            parsed = _parse(path, options, cache)
         except SourceError as error:
             assert error.location is not None
             report.error(error.location, error.message, error.remedy)
             continue
-        report.diagnostics.extend(parsed.diagnostics)
-        files.append(parsed.file)
+        report.diagnostics.extend(parsed[1])
+        files.append(parsed[0])
     return files
+
+
+def _parse(
+    path: Path, options: Options | None, cache: BuildCache | None
+) -> tuple[CardFile | FileSummary, Sequence[Diagnostic]]:
+    # Imported here: a build that nothing changed parses nothing and imports no YAML.
+    from deckbuilder.parse import parse_card_bytes, read_card_file
+
+    if cache is None:
+        parsed = read_card_file(path, options)
+        return parsed.file, parsed.diagnostics
+    data = read_input(path, SourceError, "card file")
+    summary = cache.parsed(path, data)
+    if summary is not None:
+        return summary
+    # What the parse reads besides the file decides whether its summary is kept.
+    with inputs.recording() as read:
+        parsed = parse_card_bytes(data, path, options)
+    cache.remember_parsed(path, data, parsed, read)
+    return parsed.file, parsed.diagnostics
 
 
 def _ticker(step: str, total: int, options: Options) -> Callable[[], None]:
@@ -132,7 +173,7 @@ def _build(
 ) -> None:
     from deckbuilder.package import stage_package
 
-    notes = _compile(paths, options, report, cache)
+    notes = _compile_cached(paths, options, report, cache)
     for file in {file.path for note in notes for file in note.media}:
         inputs.record_file(file)  # media are read while rendering, maybe in a worker
     packages = _group(notes, options, report)
@@ -154,7 +195,9 @@ def _build(
                 if cache.package_is_current(path, key):
                     staged.append((None, path))
                     continue
-            written = stage_package(group, path, css, timestamp, tidy=False)
+            written = stage_package(
+                _read(group, cache, options), path, css, timestamp, tidy=False
+            )
             staged.append((written, path))
             if cache is not None:
                 cache.remember_package(path, key, written)
@@ -162,7 +205,7 @@ def _build(
             if staged_file is not None:
                 commit(staged_file, path)
             report.packages.append(str(path))
-    except OutputError as error:
+    except (OutputError, SourceError) as error:
         assert error.location is not None
         report.error(error.location, error.message, error.remedy)
     finally:
@@ -173,15 +216,26 @@ def _build(
         cache.save()
 
 
-def _compile(
+def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:
+    """Return the note of every card to ship, all rendered, none from a cache."""
+    notes = _compile_cached(paths, options, report, None)
+    return cast("list[Note]", notes)  # only a cache gives `Stored` notes
+
+
+def _compile_cached(
     paths: Sequence[Path],
     options: Options,
     report: Report,
-    cache: BuildCache | None = None,
-) -> list[Note]:
+    cache: BuildCache | None,
+) -> list[Note | Stored]:
+    """Return the note of every card to ship; a cached one, unread, as `Stored`."""
     from deckbuilder import parallel
 
-    files = load(paths, report, options)
+    files: Sequence[CardFile | FileSummary] = (
+        load(paths, report, options)
+        if cache is None
+        else load(paths, report, options, cache=cache)
+    )
     cards = select_cards(
         [card for file in files for card in file.cards], options, report
     )
@@ -189,17 +243,25 @@ def _compile(
 
     # Cards found in the cache are done at once; the rest are rendered, on every
     # core when there are enough of them.
-    keys = [cache.key(card) for card in cards] if cache is not None else []
-    results: list[Rendered | None] = [None] * len(cards)
+    keys = []
     if cache is not None:
-        results = [cache.note(key) for key in keys]
+        keys = [
+            card.key if isinstance(card, CardSummary) else cache.key(card)
+            for card in cards
+        ]
+    results: list[tuple[Note | Stored, list[Diagnostic]] | None] = [None] * len(cards)
+    if cache is not None:
+        results = [
+            cache.stored(key, card) for key, card in zip(keys, cards, strict=True)
+        ]
         for _ in filter(None, results):
             tick()
     missing = [index for index, result in enumerate(results) if result is None]
     report.decks = len({card.deck for card in cards})
     report.cards = len(cards)
-    pending = [cards[index] for index in missing]
-    # Rendering lets each card go once it is done; so must this function.
+    pending = [_parsed(cards[index], cache, options) for index in missing]
+    # Rendering lets each card go once it is done; so must this function (a cached
+    # note keeps its card, to render it again should the note not read back).
     del files, cards
     rendered = parallel.render_cards(pending, done=tick)
     for index, fresh in zip(missing, rendered, strict=True):
@@ -216,9 +278,60 @@ def _compile(
     return notes
 
 
+def _parsed(
+    card: Card | CardSummary, cache: BuildCache | None, options: Options
+) -> Card:
+    if isinstance(card, Card):
+        return card
+    # A summary stands for a card only while its note is in the cache (see
+    # `BuildCache.parsed`); should the cache fail since, the card is parsed.
+    assert cache is not None
+    return _card_again(card, cache, options)
+
+
+def _read(
+    group: Sequence[Note | Stored], cache: BuildCache | None, options: Options
+) -> list[Note]:
+    """Return the notes of a package to write, reading cached ones back."""
+    from deckbuilder import parallel
+    from deckbuilder.cache import Stored
+
+    notes = []
+    for item in group:
+        if not isinstance(item, Stored):
+            notes.append(item)
+            continue
+        assert cache is not None
+        note = cache.read(item)
+        if note is None:
+            # Its summary read back and its note did not: a damaged cache. The card
+            # renders as it did, diagnostics included, so the report stands.
+            card = item.card
+            if isinstance(card, CardSummary):
+                card = _card_again(card, cache, options)
+            (fresh,) = parallel.render_cards([card])
+            cache.remember_note(item.key, fresh)
+            note = fresh[0]
+        notes.append(note)
+    return notes
+
+
+def _card_again(summary: CardSummary, cache: BuildCache, options: Options) -> Card:
+    """Parse the file of a card the build took from the cache's summary."""
+    from deckbuilder.parse import read_card_file
+
+    path = summary.location.path
+    for card in read_card_file(path, options).file.cards:
+        if cache.key(card) == summary.key:
+            return card
+    raise SourceError(
+        "card file changed during the build", summary.location, "build again"
+    )
+
+
 def _group(
-    notes: Sequence[Note], options: Options, report: Report
-) -> dict[str, list[Note]]:
+    notes: Sequence[N], options: Options, report: Report
+) -> dict[str, list[N]]:
     if options.out.exists() and not options.out.is_dir():
         report.error(
             Location(options.out, 1),
@@ -228,10 +341,13 @@ def _group(
         return {}
     if options.bundle is not None:
         return {options.bundle: list(notes)} if notes else {}
-    packages: dict[str, list[Note]] = {}
+    packages: dict[str, list[N]] = {}
     owners: dict[str, str] = {}
+    names: dict[str, str] = {}  # a deck's notes are many, its name is one
     for note in notes:
-        name = package_name(note.deck)
+        name = names.get(note.deck) or names.setdefault(
+            note.deck, package_name(note.deck)
+        )
         owner = owners.setdefault(name, note.deck)
         if owner != note.deck:
             report.error(
@@ -245,7 +361,7 @@ def _group(
     return packages
 
 
-def _timestamp(notes: Sequence[Note], options: Options) -> float:
+def _timestamp(notes: Sequence[Note | Stored], options: Options) -> float:
     if options.source_date_epoch is not None:
         return float(options.source_date_epoch)
     # An edited image changes its note's field (its name comes from its content),
@@ -255,7 +371,7 @@ def _timestamp(notes: Sequence[Note], options: Options) -> float:
     return max(source.stat().st_mtime for source in sources)
 
 
-def _stylesheet(notes: Sequence[Note]) -> str:
+def _stylesheet(notes: Sequence[Note | Stored]) -> str:
     from deckbuilder.highlight import stylesheet
 
     # One note type serves every deck, so every package of a build carries the CSS of

@@ -83,6 +83,16 @@ def test_cards_fill_the_note_types_fields_and_keep_their_guid(project: Path) -> 
     }
 
 
+def test_a_cards_type_line_is_text_not_a_front_matter_key(project: Path) -> None:
+    # Front matter keys were once looked for in the whole file, so an answer line
+    # starting `type:` read as a `type` key beside `note-type`.
+    report = build_with(CARDS.replace("\ndog\n", "\ntype: dog\n"))
+
+    _, perro = read_apkg_notes(Path("build/spanish.apkg"), project)
+    assert report.diagnostics == []
+    assert perro.fields["Meaning"] == "<p>type: dog</p>"
+
+
 def test_the_package_carries_the_note_type_with_its_id_css_and_sort_field(
     project: Path,
 ) -> None:

@@ -20,7 +20,7 @@ from deckbuilder.cache import BuildCache
 from deckbuilder.model import Location
 from deckbuilder.options import Options
 from deckbuilder.package import Note
-from deckbuilder.report import Diagnostic, Severity
+from deckbuilder.report import Diagnostic, Report, Severity
 
 DECK = """\
 ---
@@ -562,3 +562,333 @@ def test_cache_file_is_closed_after_a_failed_build(
 
     assert report.errors
     assert closed
+
+
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the keys of the notes a build reads back whole from the cache."""
+    keys: list[str] = []
+    read = BuildCache.read
+
+    def counted(self: BuildCache, stored: cache.Stored) -> Note | None:
+        keys.append(stored.key)
+        return read(self, stored)
+
+    monkeypatch.setattr(BuildCache, "read", counted)
+    return keys
+
+
+def test_unchanged_packages_read_no_notes_back_and_keep_their_warnings(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").write_text("---\ndeck: Other\n---\n## One?\n\nUno.\n")
+    read = reads(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    expected = pipeline.build([cards], options(tmp_path / "cold", cache=False))
+    assert packages(out) == packages(tmp_path / "cold")
+    assert report.diagnostics == expected.diagnostics
+    assert any("klingon" in str(d) for d in report.diagnostics)
+    assert read == []  # cached.apkg is current: its three notes stay unread
+
+
+def test_package_with_cached_notes_to_write_reads_them_back(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    expected = pipeline.build([cards], options(tmp_path / "cold", cache=False))
+    (out / "cached.apkg").unlink()
+    read = reads(monkeypatch)
+    no_rendering(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    assert packages(out) == packages(tmp_path / "cold")
+    assert report.diagnostics == expected.diagnostics
+    assert len(read) == 3
+
+
+def test_note_that_does_not_read_back_is_rendered_again(
+    cards: Path, tmp_path: Path
+) -> None:
+    # The summaries are whole, the notes are not: the package that must be written
+    # is made of notes rendered again, and the report is a cold build's.
+    out = tmp_path / "out"
+    cold(cards, out)
+    _change_rows(_cache_file(out), "notes", lambda e: e["note"].update(front=None))
+    (out / "cached.apkg").unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    expected = pipeline.build([cards], options(tmp_path / "cold", cache=False))
+    assert packages(out) == packages(tmp_path / "cold")
+    assert report.diagnostics == expected.diagnostics
+    again = pipeline.build([cards], options(out))  # the cache was mended
+    assert again.diagnostics == expected.diagnostics
+    assert packages(out) == packages(tmp_path / "cold")
+
+
+def parsed_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the names of the card files a build parses."""
+    from deckbuilder import parse
+
+    names: list[str] = []
+    parse_card_bytes = parse.parse_card_bytes
+
+    def counted(data: bytes, path: Path, *args: object) -> parse.Parsed:
+        names.append(path.name)
+        return parse_card_bytes(data, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse, "parse_card_bytes", counted)
+    return names
+
+
+def same_as_cold(
+    cards: Path, tmp_path: Path, report: Report, **changes: object
+) -> None:
+    """Assert that a build gave the packages and the report of a cold build."""
+    cold_out = tmp_path / f"cold-{len(list(tmp_path.glob('cold-*')))}"
+    expected = pipeline.build([cards], options(cold_out, cache=False, **changes))
+    assert report.diagnostics == expected.diagnostics
+    assert (report.decks, report.cards, report.incomplete) == (
+        expected.decks,
+        expected.cards,
+        expected.incomplete,
+    )
+    assert reported(report) == reported(expected)
+
+
+def reported(report: Report) -> dict[str, bytes]:
+    """The packages a build reports, by name."""
+    return {Path(name).name: Path(name).read_bytes() for name in report.packages}
+
+
+CHECKED = """\
+---
+deck: Other
+tags: [ML::GANs]
+---
+## One?
+<!-- id: one -->
+
+One.
+
+## Two?
+<!-- id: two -->
+
+Two.
+
+## Unanswered?
+"""
+
+
+def test_unchanged_card_files_are_not_parsed_and_still_checked(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checks across files see the cards of files that were not parsed: an id,
+    # a question, a deck and a tag spelled as in other.md are reported as a cold
+    # build reports them, and so is its incomplete card.
+    out = tmp_path / "out"
+    (cards / "other.md").write_text(CHECKED)
+    cold(cards, out)
+    (cards / "new.md").write_text(
+        "---\ndeck: OTHER\ntags: [ml::gans]\n---\n## One?\n<!-- id: two -->\n\n1.\n"
+    )
+    parsed = parsed_files(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    assert parsed == ["new.md"]
+    problems = "\n".join(map(str, report.diagnostics))
+    assert "other.md:15:1: warning: card \"Unanswered?\" has no answer" in problems
+    # new.md comes first: the cards of other.md, not parsed, are the second ones.
+    assert "other.md:10:1: error: duplicate card id 'two'" in problems
+    assert 'other.md:5:1: error: deck "Other" differs from deck "OTHER"' in problems
+    assert 'other.md:5:1: error: tag "ML::GANs" spells "ml" as "ML"' in problems
+    same_as_cold(cards, tmp_path, report)
+
+
+def test_edited_card_file_is_parsed_again(cards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").write_text(CHECKED.replace("Two.", "Deux."))
+
+    report = pipeline.build([cards], options(out))
+
+    same_as_cold(cards, tmp_path, report)
+
+
+def test_moved_project_root_renames_the_deck_of_an_unparsed_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    cards = tmp_path / "cards"
+    (cards / "sub").mkdir(parents=True)
+    (cards / "sub" / "deeper.md").write_text("## Deeper?\n\nYes.\n")
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    (cards / "sub" / ".git").write_text("")  # sub::deeper becomes deeper
+
+    report = pipeline.build([cards], options(out))
+
+    assert report.packages == [str(out / "deeper.apkg")]
+    assert packages(out) != first
+    same_as_cold(cards, tmp_path, report)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"note_type": "reversed"}, {"include_incomplete": True}, {"deck_folders": ()}],
+    ids=str,
+)
+def test_changed_options_parse_every_file_again(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict
+) -> None:
+    (cards / "other.md").write_text(CHECKED.replace("deck: Other\n", ""))
+    out = tmp_path / "out"
+    cold(cards, out, deck_folders=(tmp_path,))
+    parsed = parsed_files(monkeypatch)
+
+    report = pipeline.build([cards], options(out, **changes))
+
+    assert sorted(parsed) == ["cached.md", "other.md"]
+    same_as_cold(cards, tmp_path, report, **changes)
+
+
+def test_card_file_read_from_another_folder_is_parsed_again(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Relative paths name the cards' locations, and so their notes' source field.
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    pipeline.build([Path("cards")], options(out))
+    monkeypatch.chdir(cards)
+    parsed = parsed_files(monkeypatch)
+
+    report = pipeline.build([Path(".")], options(out))
+
+    assert sorted(parsed) == ["cached.md", "other.md"]
+    expected = pipeline.build([Path(".")], options(tmp_path / "cold", cache=False))
+    assert report.diagnostics == expected.diagnostics
+    assert packages(out) == packages(tmp_path / "cold")
+
+
+def test_card_file_that_reads_other_files_is_parsed_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "code_snippets").mkdir()
+    helper = tmp_path / "code_snippets" / "helper.py"
+    helper.write_text("# region a\nx = 1\n# endregion\n")
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "a.md").write_text(
+        "## Which?\n\n```python include=../code_snippets/helper.py#a\n```\n"
+    )
+    (cards / "b.md").write_text("## Plain?\n\nYes.\n")
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "c.md").write_text("## New?\n\nYes.\n")
+    parsed = parsed_files(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    assert sorted(parsed) == ["a.md", "c.md"]
+    same_as_cold(cards, tmp_path, report)
+
+
+def test_unparsed_file_whose_note_is_gone_is_parsed_and_rendered(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    _sql(_cache_file(out), "DELETE FROM summaries")
+    (out / "cached.apkg").unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    same_as_cold(cards, tmp_path, report)
+
+
+def test_unparsed_file_whose_note_does_not_read_back_is_parsed_again(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    _change_rows(_cache_file(out), "notes", lambda e: e["note"].update(front=None))
+    (out / "cached.apkg").unlink()
+    (cards / "new.md").write_text("## New?\n\nYes.\n")
+
+    report = pipeline.build([cards], options(out))
+
+    same_as_cold(cards, tmp_path, report)
+
+
+def _change_files(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    database = sqlite3.connect(path)
+    with database:
+        for key, text in database.execute("SELECT * FROM files").fetchall():
+            entry = json.loads(text)
+            change(entry)
+            database.execute(
+                "UPDATE files SET entry = ? WHERE key = ?", (json.dumps(entry), key)
+            )
+    database.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda e: e.update(deck=7),
+        lambda e: e.update(cards=[["x"]]),
+        lambda e: e["cards"][0].__setitem__(2, "a b"),
+        lambda e: e["cards"][0].__setitem__(8, 1),
+        lambda e: e.update(roots=[]),
+        lambda e: e.update(diagnostics=[[1]]),
+        lambda e: e.update(roots={"/": "/elsewhere"}),
+    ],
+    ids=[
+        "deck",
+        "short-card",
+        "tags-a-string",
+        "flag-a-number",
+        "roots",
+        "diagnostic",
+        "other-root",
+    ],
+)
+def test_damaged_file_summaries_are_parsed_again(
+    cards: Path, tmp_path: Path, damage: Callable[[dict[str, Any]], None]
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    _change_files(_cache_file(out), damage)
+    for package in out.glob("*.apkg"):
+        package.unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    same_as_cold(cards, tmp_path, report)
+
+
+def test_repeated_question_in_an_unparsed_file_is_reported(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    (cards / "other.md").write_text(CHECKED)
+    cold(cards, out)
+    new = "---\ndeck: Other\n---\n## One?\n<!-- id: 3 -->\n\n1.\n"
+    (cards / "new.md").write_text(new)
+    parsed = parsed_files(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    assert parsed == ["new.md"]
+    assert (
+        f'{cards / "other.md"}:5:1: warning: deck "Other" already has the question '
+        f'"One?" (see {cards / "new.md"}:4:1; merge the two cards or reword one)'
+    ) in map(str, report.diagnostics)
+    same_as_cold(cards, tmp_path, report)

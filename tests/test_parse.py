@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 
 from deckbuilder.errors import SourceError
+from deckbuilder.fences import split_info
 from deckbuilder.model import derive_id
 from deckbuilder.parse import Parsed, parse_text, read_card_file
 
@@ -201,3 +203,24 @@ def test_front_matter_values_are_read_as_written() -> None:
     card = parse(text).file.cards[0]
 
     assert (card.deck, card.tags) == ("007", ("yes", "no", "0x1F"))
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        "",
+        "   ",
+        "python",
+        " python  run timeout=3 ",
+        "python\ttimeout=3\r",
+        "python include=../code_snippets/gan.py#train",
+        "python x=\u00a0y\u000bz é",
+        'python skip="needs a GPU"',
+        "python skip='one two'",
+        "python path=a\\ b",
+    ],
+)
+def test_info_strings_split_as_a_shell_splits_them(info: str) -> None:
+    language, *options = shlex.split(info) or [""]
+
+    assert split_info(info) == (language, dict(o.partition("=")[::2] for o in options))
