@@ -197,7 +197,9 @@ def read_deck_css(value: object, card_file: Path, deck: str, where: Location) ->
             f"keep it inside {boundary}",
         )
     try:
-        data = inputs.read_bytes(target)
+        # By the path as written, so that a build can tell when a symbolic link
+        # on the way is pointed elsewhere.
+        data = inputs.read_bytes(card_file.parent / value.strip())
     except OSError as error:
         raise SourceError(
             f"cannot read stylesheet {value!r}: {error.strerror}",

@@ -82,7 +82,8 @@ def load_note_type(value: object, card_file: Path, location: Location) -> NoteTy
             "write the file's path relative to the card file, e.g. "
             "`note-type: note-types/basic.yaml`",
         )
-    path = Path(os.path.realpath(card_file.parent / value.strip()))
+    written = card_file.parent / value.strip()
+    path = Path(os.path.realpath(written))
     root = project_root(card_file)
     boundary = Path(os.path.realpath(root if root else card_file.parent))
     if not path.is_relative_to(boundary):
@@ -92,8 +93,9 @@ def load_note_type(value: object, card_file: Path, location: Location) -> NoteTy
             f"keep note type files inside {boundary}, next to the cards",
         )
     try:
-        # Read as a build input, so that a build can tell when the file changed.
-        data = inputs.read_bytes(path)
+        # Read as a build input, so that a build can tell when the file changed;
+        # by the path as written, so that a symbolic link pointed elsewhere is too.
+        data = inputs.read_bytes(written)
     except OSError as error:
         missing = isinstance(error, FileNotFoundError | IsADirectoryError)
         raise SourceError(

@@ -94,7 +94,9 @@ def include_region(spec: str, location: Location) -> Region:
         )
     try:
         # Newlines as Path.read_text reads them.
-        text = inputs.read_bytes(path).decode("utf-8")
+        # By the path as written, so that a build can tell when a symbolic link
+        # on the way is pointed elsewhere.
+        text = inputs.read_bytes(location.path.parent / module).decode("utf-8")
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8"

@@ -1,5 +1,8 @@
 """Domain helpers that judge .apkg packages with Anki's own importer and scheduler."""
 
+# The imports are not in isort's order: see the comment above anki.collection.
+# ruff: noqa: I001
+
 from __future__ import annotations
 
 import shutil

@@ -418,3 +418,33 @@ def test_file_read_twice_with_different_contents_never_matches(tmp_path: Path) -
         inputs.read_bytes(path)
 
     assert not read.unchanged(lambda paths: [], lambda path: None)
+
+
+@pytest.mark.parametrize(
+    ("link", "old", "new"),
+    [
+        ("cards/types/vocab.yaml", b"red", b"teal"),
+        ("style/deck.css", b"red", b"teal"),
+        ("code_snippets/helper.py", b"x = 1", b"x = 2"),
+    ],
+    ids=["note-type-file", "deck-stylesheet", "included-code"],
+)
+def test_link_pointed_elsewhere_gives_what_a_cold_build_gives(
+    project: Path, link: str, old: bytes, new: bytes
+) -> None:
+    path = project / link
+    data = path.read_bytes()
+    write(path.with_name("first" + path.suffix), data)
+    write(path.with_name("second" + path.suffix), data.replace(old, new))
+    path.unlink()
+    path.symlink_to("first" + path.suffix)
+    out = project / "build"
+    before = written(build(out))
+    path.unlink()
+    path.symlink_to("second" + path.suffix)
+
+    report = build(out)
+
+    expected = build(project / "cold", cache=False)
+    assert written(report) == written(expected)
+    assert written(report) != before
