@@ -376,7 +376,9 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
     paths: list[Path] = []
     original = io.open
 
-    def recording_open(file: object, mode: str = "r", *args: object, **kw: object):  # type: ignore[no-untyped-def]
+    def recording_open(
+        file: object, mode: str = "r", *args: object, **kw: object
+    ) -> object:
         if isinstance(file, str | os.PathLike) and "r" in mode:
             paths.append(Path(os.path.abspath(file)))
         return original(file, mode, *args, **kw)  # type: ignore[call-overload]
