@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,14 @@ from deckbuilder.deckcss import read_deck_css
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
 from deckbuilder.frontmatter import key_line, read_front_matter
+from deckbuilder.metadata import (
+    deck_name,
+    merge_tags,
+    module_names,
+    read_guid,
+    read_note_type,
+    read_tags,
+)
 from deckbuilder.model import (
     NOTE_TYPES,
     Card,
@@ -36,9 +42,6 @@ _SEPARATOR = "???"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _METADATA_KEYS = ("id", "tags", "type", "setup", "guid", "note-type")
 _FIELD = re.compile(r"^\s*<!--\s*field:(?P<name>.*?)-->\s*$")
-# An Anki GUID may hold any printable ASCII but space, `"` and `\\`; these would end
-# a metadata entry or the comment, so the card file writes them percent-encoded.
-_GUID = re.compile(r"^[!#-\[\]-~]+$")
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,9 @@ class _FileParser:
         self.in_fence = in_fence
         self.diagnostics: list[Diagnostic] = []
         where = Location(path, key_line(lines, front_end, "deck"))
-        self.deck = _deck_name(settings.get("deck", default_deck), where)
-        self.tags = _tags(settings.get("tags"), self._at_key("tags"))
-        self.note_type = _note_type(
+        self.deck = deck_name(settings.get("deck", default_deck), where)
+        self.tags = read_tags(settings.get("tags"), self._at_key("tags"))
+        self.note_type = read_note_type(
             settings.get("type", NOTE_TYPES[0]), self._at_key("type")
         )
         self._note_types: dict[str, NoteType] = {}
@@ -157,7 +160,7 @@ class _FileParser:
                     self._at_key("type"),
                     "delete `type`: the note type file says what kind of card it is",
                 )
-        self.setup = _names(settings.get("setup"), self._at_key("setup"), "setup")
+        self.setup = module_names(settings.get("setup"), self._at_key("setup"), "setup")
         self.css = (
             read_deck_css(settings["css"], path, self.deck, self._at_key("css"))
             if "css" in settings
@@ -225,7 +228,8 @@ class _FileParser:
         try:
             anki_note_type = self._anki_note_type(metadata, where)
             if anki_note_type is None:
-                note_type = _note_type(metadata.get("type", self.note_type), location)
+                written = metadata.get("type", self.note_type)
+                note_type = read_note_type(written, location)
             else:
                 note_type = "cloze" if anki_note_type.cloze else NOTE_TYPES[0]
             return Card(
@@ -233,16 +237,17 @@ class _FileParser:
                 question=question,
                 answer=answer,
                 deck=self.deck,
-                tags=_merge(self.tags, _tags(metadata.get("tags"), where)),
+                tags=merge_tags(self.tags, read_tags(metadata.get("tags"), where)),
                 note_type=note_type,
                 explicit_id=self._explicit_id(metadata, location),
-                guid=_guid(metadata.get("guid"), where),
+                guid=read_guid(metadata.get("guid"), where),
                 anki_note_type=anki_note_type,
                 fields=self._fields(markers, end, anki_note_type, bool(answer)),
                 question_line=start + 1,
                 answer_line=answer_start + 1,
                 blocks=self._blocks(start, end),
-                setup=self.setup + _names(metadata.get("setup"), location, "setup"),
+                setup=self.setup
+                + module_names(metadata.get("setup"), location, "setup"),
                 metadata_line=metadata_line,
                 css=self.css,
             )
@@ -415,117 +420,3 @@ class _FileParser:
         self.diagnostics.append(
             Diagnostic(error.location, Severity.ERROR, error.message, error.remedy)
         )
-
-
-def _deck_name(value: object, location: Location) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise SourceError(
-            "deck name must be a non-empty string",
-            location,
-            "write e.g. `deck: Machine Learning::GANs`",
-        )
-    parts = [part.strip() for part in value.split("::")]
-    # Anki drops colons at either end of a deck name part (`a:::b` becomes `a::b`),
-    # which would silently merge decks that differ in the sources.
-    if any(not part or part[0] == ":" or part[-1] == ":" for part in parts) or any(
-        not c.isprintable() for c in value
-    ):
-        raise SourceError(
-            f"deck name {value!r} cannot be used in Anki",
-            location,
-            "use printable text, with `::` only between non-empty deck names",
-        )
-    return "::".join(parts)
-
-
-def _tags(value: object, location: Location) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        words: list[object] = list(value.split())
-    elif isinstance(value, list):
-        words = value
-    else:
-        raise SourceError(
-            "tags must be a list or a space-separated string",
-            location,
-            "write e.g. `tags: [gans, tensorflow]`",
-        )
-    tags = []
-    for word in words:
-        if not isinstance(word, str | int) or not str(word).strip():
-            raise SourceError(
-                f"tag {word!r} is not a word", location, "write tags as words"
-            )
-        # Anki stores tags in Unicode's composed form (NFC).
-        tag = unicodedata.normalize("NFC", str(word).strip())
-        if problem := _tag_problem(tag):
-            raise SourceError(
-                f"tag {tag!r} cannot be used in Anki: {problem}",
-                location,
-                "tags hold no spaces, quotes or invisible characters, and `::` only "
-                "between words; use `-` to join words",
-            )
-        tags.append(tag)
-    return tuple(tags)
-
-
-def _tag_problem(tag: str) -> str:
-    # Anki splits tags at spaces (and U+3000), drops control characters and `"`, and
-    # turns an empty part of `a::b` into `blank`; see normalize_tag_name in Anki's
-    # rslib/src/tags/register.rs. Other spaces and invisible characters are refused
-    # too: Anki keeps them, but no one could tell the tag from another.
-    for char in tag:
-        if char.isspace():
-            return f"it holds the space U+{ord(char):04X}"
-        if char == '"':
-            return "it holds a double quote"
-        if not char.isprintable():
-            return f"it holds the invisible character U+{ord(char):04X}"
-    if any(not part for part in tag.split("::")):
-        return "`::` must stand between words"
-    return ""
-
-
-def _merge(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*first, *second)))
-
-
-def _note_type(value: object, location: Location) -> str:
-    if value not in NOTE_TYPES:
-        raise SourceError(
-            f"unknown note type {value!r}",
-            location,
-            f"use one of: {', '.join(NOTE_TYPES)}",
-        )
-    assert isinstance(value, str)
-    return value
-
-
-def _guid(value: str | None, location: Location) -> str | None:
-    if value is None:
-        return None
-    guid = urllib.parse.unquote(value)
-    if not _GUID.match(guid):
-        raise SourceError(
-            f"guid {value!r} is not an Anki GUID",
-            location,
-            "keep the guid as the import wrote it; delete it to give the card a new "
-            "note",
-        )
-    return guid
-
-
-def _names(value: object, location: Location, key: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    names = value.split() if isinstance(value, str) else value
-    if not isinstance(names, list) or not all(
-        isinstance(name, str) and name.isidentifier() for name in names
-    ):
-        raise SourceError(
-            f"{key} must name Python modules",
-            location,
-            f"write e.g. `{key}: gan_tf1`",
-        )
-    return tuple(names)
