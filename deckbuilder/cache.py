@@ -25,24 +25,35 @@ through symbolic links that no fingerprint covers.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import os
 import sqlite3
-import types
-import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, Union
+from typing import TYPE_CHECKING, Any
 
+from deckbuilder.cache_codec import (
+    Rendered,
+    card_summary,
+    check_files,
+    decode_diagnostics,
+    decode_media,
+    decode_rendered,
+    encode,
+    encode_diagnostic,
+    encode_rendered,
+    file_digest,
+    files_of,
+    fingerprint,
+)
 from deckbuilder.inputs import Inputs
 from deckbuilder.model import Card, CardSummary, FileSummary, Location
 from deckbuilder.options import Options
-from deckbuilder.report import Diagnostic, Severity
+from deckbuilder.report import Diagnostic
 
 if TYPE_CHECKING:
     from deckbuilder.media import MediaFile
@@ -65,8 +76,6 @@ note time (package entries are keyed on it), whether to cache, and who hears of
 progress. Every other option is part of the key, so one added later invalidates the
 cache rather than leaving it stale."""
 
-Rendered: TypeAlias = tuple["Note", list[Diagnostic]]
-"""A card's note and the diagnostics rendering it gave."""
 
 
 @dataclass(frozen=True)
@@ -182,8 +191,8 @@ class BuildCache:
         deck, css = entry["deck"], entry["css"]
         if type(deck) is not str or type(css) is not str:
             raise TypeError("deck or stylesheet")
-        cards = tuple(_card_summary(path, deck, css, row) for row in entry["cards"])
-        diagnostics = _decode_diagnostics(entry["diagnostics"])
+        cards = tuple(card_summary(path, deck, css, row) for row in entry["cards"])
+        diagnostics = decode_diagnostics(entry["diagnostics"])
         # Cards whose notes are not all in the cache must be rendered, which takes
         # the parsed cards.
         stored = {}
@@ -229,7 +238,7 @@ class BuildCache:
                 ]
                 for card, key in zip(cards, keys, strict=True)
             ],
-            "diagnostics": [_encode_diagnostic(d) for d in parsed.diagnostics],
+            "diagnostics": [encode_diagnostic(d) for d in parsed.diagnostics],
         }
         shared = {(card.deck, card.css) for card in cards}
         if shared <= {(entry["deck"], entry["css"])}:
@@ -259,9 +268,9 @@ class BuildCache:
             contents = summary["contents"]
             if not isinstance(contents, str):
                 raise TypeError("contents")
-            _check_files(summary["files"])
-            media = _decode_media(summary["media"])
-            diagnostics = _decode_diagnostics(summary["diagnostics"])
+            check_files(summary["files"])
+            media = decode_media(summary["media"])
+            diagnostics = decode_diagnostics(summary["diagnostics"])
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
         self._found.add(key)
@@ -299,7 +308,7 @@ class BuildCache:
             return None
         try:
             entry = json.loads(row[0])
-            rendered = _decode_rendered(entry)
+            rendered = decode_rendered(entry)
             contents = entry["contents"]
             if not isinstance(contents, str):
                 raise TypeError("contents")
@@ -328,8 +337,8 @@ class BuildCache:
         # it shows: those are fingerprinted now, as they were when rendered, and
         # packages are keyed on the notes' contents themselves.
         files: dict[str, list[object]] = {}
-        for path in _files_of(note):
-            files[str(path)] = _fingerprint(path)
+        for path in files_of(note):
+            files[str(path)] = fingerprint(path)
         contents = _digest(repr(note))
         self._contents[id(note)] = contents
         self._fresh[key] = (rendered, files, contents)
@@ -352,7 +361,7 @@ class BuildCache:
         entry = self._packages.get(str(path))
         if key is None or not isinstance(entry, dict) or entry.get("key") != key:
             return False
-        if entry.get("digest") != _file_digest(path):
+        if entry.get("digest") != file_digest(path):
             return False
         self._kept_packages[str(path)] = entry
         return True
@@ -361,7 +370,7 @@ class BuildCache:
         """Record that `written`, to be moved to `path`, holds the package of `key`."""
         if key is None:
             return
-        digest = _file_digest(written)
+        digest = file_digest(written)
         if digest is not None:
             self._kept_packages[str(path)] = {"key": key, "digest": digest}
 
@@ -436,7 +445,7 @@ class BuildCache:
     def _encoded_notes(self, unwritten: set[str]) -> Iterator[tuple[str, str]]:
         for key, (rendered, files, contents) in self._fresh.items():
             try:
-                entry = _encode_rendered(rendered)
+                entry = encode_rendered(rendered)
             except TypeError:
                 unwritten.add(key)
                 continue  # a field of a kind the file cannot hold: never cached
@@ -450,8 +459,8 @@ class BuildCache:
             summary = {
                 "files": files,
                 "contents": contents,
-                "media": _encode(note.media),
-                "diagnostics": [_encode_diagnostic(d) for d in diagnostics],
+                "media": encode(note.media),
+                "diagnostics": [encode_diagnostic(d) for d in diagnostics],
             }
             yield key, json.dumps(summary)
 
@@ -556,222 +565,3 @@ def _digest(*parts: str) -> str:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-def _file_digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-# The file holds notes as JSON: strings and numbers as they are, tuples, paths and
-# dataclasses (locations, media files) tagged. Reading goes by the type hints of the
-# note's own fields, so a damaged file cannot make anything but what a note holds, and
-# never a number where the package expects text. Files a note refers to (its media)
-# are keyed by their contents: a note is found again only while they are unchanged.
-
-
-def _encode_rendered(rendered: Rendered) -> dict[str, Any]:
-    note, diagnostics = rendered
-    return {
-        "note": _encode(note),
-        "diagnostics": [_encode_diagnostic(diagnostic) for diagnostic in diagnostics],
-    }
-
-
-def _encode_diagnostic(diagnostic: Diagnostic) -> list[object]:
-    return [
-        _encode(diagnostic.location),
-        diagnostic.severity.value,
-        diagnostic.message,
-        diagnostic.remedy,
-    ]
-
-
-def _card_summary(path: Path, deck: str, css: str, row: list[Any]) -> CardSummary:
-    (key, line, tags, note_type, explicit_id, card_id, title, question) = row[:8]
-    flags = row[8:]
-    if not isinstance(tags, list):
-        raise TypeError(f"{tags!r} are not tags")
-    texts = (key, note_type, card_id, title, question, *tags)
-    if (
-        not all(type(text) is str for text in texts)
-        or type(line) is not int
-        or not (explicit_id is None or type(explicit_id) is str)
-        or len(flags) != 3
-        or not all(type(flag) is bool for flag in flags)
-    ):
-        raise TypeError(f"{row!r} is not a card summary")
-    has_question, has_answer, is_complete = flags
-    return CardSummary(
-        location=Location(path, line),
-        deck=deck,
-        tags=tuple(tags),
-        note_type=note_type,
-        explicit_id=explicit_id,
-        id=card_id,
-        title=title,
-        question=question,
-        has_question=has_question,
-        has_answer=has_answer,
-        is_complete=is_complete,
-        css=css,
-        key=key,
-    )
-
-
-def _decode_rendered(entry: dict[str, Any]) -> Rendered:
-    from deckbuilder.package import Note
-
-    _check_files(entry["files"])
-    note: Note = _decode(entry["note"], Note)
-    return note, _decode_diagnostics(entry["diagnostics"])
-
-
-def _check_files(files: dict[str, object]) -> None:
-    for name, recorded in files.items():
-        if not _unchanged(Path(name), recorded):
-            raise ValueError(f"{name} has changed")
-
-
-def _decode_diagnostics(entries: list[Any]) -> list[Diagnostic]:
-    diagnostics = []
-    for location, severity, message, remedy in entries:
-        diagnostics.append(
-            Diagnostic(
-                _decode(location, Location),
-                Severity(severity),
-                _decode(message, str),
-                _decode(remedy, str),
-            )
-        )
-    return diagnostics
-
-
-def _decode_media(value: object) -> tuple[MediaFile, ...]:
-    from deckbuilder.media import MediaFile
-
-    media: tuple[MediaFile, ...] = _decode(value, tuple[MediaFile, ...])
-    return media
-
-
-def _encode(value: object) -> object:
-    if value is None or type(value) in (str, int, float, bool):
-        return value
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(item) for item in value]}
-    if isinstance(value, Path):
-        return {"path": str(value)}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            "fields": {
-                field.name: _encode(getattr(value, field.name))
-                for field in dataclasses.fields(value)
-            }
-        }
-    raise TypeError(f"cannot cache a {type(value).__name__}")
-
-
-def _files_of(value: object) -> Iterator[Path]:
-    """Yield the files a note refers to; a location's path is the card's own file,
-    which the card's key covers."""
-    if isinstance(value, Path):
-        yield value
-    elif isinstance(value, tuple):
-        for item in value:
-            yield from _files_of(item)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, Location | type):
-        for field in dataclasses.fields(value):
-            yield from _files_of(getattr(value, field.name))
-
-
-def _decode(value: object, kind: Any) -> Any:
-    return _decoder(kind)(value)
-
-
-Decoder: TypeAlias = Callable[[object], object]
-
-
-@cache
-def _decoder(kind: Any) -> Decoder:
-    """Return the function that reads a value of type `kind` back from JSON; made
-    once per type, as a build reads thousands of notes."""
-    origin, arguments = typing.get_origin(kind), typing.get_args(kind)
-    if kind in (str, int, bool):
-        return functools.partial(_exactly, kind)
-    if origin in (Union, types.UnionType) and type(None) in arguments:
-        (inner,) = [argument for argument in arguments if argument is not type(None)]
-        return functools.partial(_optional, _decoder(inner))
-    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
-        return functools.partial(_tuple, _decoder(arguments[0]))
-    if kind is Path:
-        return _path
-    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        fields = {name: _decoder(hint) for name, hint in _hints(kind).items()}
-        return functools.partial(_dataclass, kind, fields)
-    return functools.partial(_refuse, kind)
-
-
-def _optional(decode: Decoder, value: object) -> object:
-    return None if value is None else decode(value)
-
-
-def _exactly(kind: type, value: object) -> object:
-    if type(value) is not kind:
-        raise TypeError(f"{value!r} is not a {kind}")
-    return value
-
-
-def _tuple(item: Decoder, value: object) -> object:
-    if not isinstance(value, dict) or not isinstance(value.get("tuple"), list):
-        raise TypeError(f"{value!r} is not a tuple")
-    return tuple(item(element) for element in value["tuple"])
-
-
-def _path(value: object) -> object:
-    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
-        raise TypeError(f"{value!r} is not a path")
-    return _shared_path(value["path"])
-
-
-@functools.lru_cache(maxsize=4096)
-def _shared_path(text: str) -> Path:
-    # The notes of a card file share its path; paths are immutable.
-    return Path(text)
-
-
-def _dataclass(kind: type, fields: dict[str, Decoder], value: object) -> object:
-    written = value.get("fields") if isinstance(value, dict) else None
-    if not isinstance(written, dict) or written.keys() != fields.keys():
-        raise TypeError(f"{value!r} is not a {kind.__name__}")
-    return kind(**{name: read(written[name]) for name, read in fields.items()})
-
-
-def _refuse(kind: object, value: object) -> object:
-    raise TypeError(f"cannot read a {kind} back")
-
-
-@cache
-def _hints(kind: type) -> dict[str, Any]:
-    return typing.get_type_hints(kind)
-
-
-def _fingerprint(path: Path) -> list[object]:
-    try:
-        stat = path.stat()
-    except OSError:
-        return []
-    return [stat.st_size, stat.st_mtime_ns, _file_digest(path)]
-
-
-def _unchanged(path: Path, recorded: object) -> bool:
-    """Tell whether the file has the contents it had when `recorded`.
-
-    The contents are compared even when the size and modification time are the
-    same: an edit may keep both (a tool that restores the time, a coarse clock), and
-    the note would then name the file by its old contents.
-    """
-    if not isinstance(recorded, list) or len(recorded) != 3:
-        return False
-    return bool(recorded[2] == _file_digest(path))
