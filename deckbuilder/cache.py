@@ -159,20 +159,12 @@ class BuildCache:
     ) -> tuple[FileSummary, list[Diagnostic]] | None:
         """Return the summary of the card file at `path` holding `data`, and the
         diagnostics of its parse, if it need not be parsed again."""
-        if self._database is None:
-            return None
         key = self._file_key(path, data)
-        try:
-            row = self._database.execute(
-                "SELECT entry FROM files WHERE key = ?", (key,)
-            ).fetchone()
-        except sqlite3.Error:
-            self.close()
-            return None
-        if row is None:
+        text = self._entry_text("files", key)
+        if text is None:
             return None
         try:
-            found = self._file_summary(path, json.loads(row[0]))
+            found = self._file_summary(path, json.loads(text))
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
         if found is not None:
@@ -294,20 +286,27 @@ class BuildCache:
         self._found.add(key)
         return rendered[0]
 
-    def _entry(self, key: str) -> tuple[Rendered, str] | None:
+    def _entry_text(self, table: str, key: str) -> str | None:
+        """Return the JSON text kept under `key` in `table`, if any; a database
+        that fails to answer closes the cache."""
         if self._database is None:
             return None
         try:
             row = self._database.execute(
-                "SELECT entry FROM notes WHERE key = ?", (key,)
+                f"SELECT entry FROM {table} WHERE key = ?",  # noqa: S608 - our table
+                (key,),
             ).fetchone()
         except sqlite3.Error:
             self.close()
             return None
-        if row is None:
+        return None if row is None else str(row[0])
+
+    def _entry(self, key: str) -> tuple[Rendered, str] | None:
+        text = self._entry_text("notes", key)
+        if text is None:
             return None
         try:
-            entry = json.loads(row[0])
+            entry = json.loads(text)
             rendered = decode_rendered(entry)
             contents = entry["contents"]
             if not isinstance(contents, str):
