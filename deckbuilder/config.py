@@ -221,6 +221,22 @@ def _note_type(value: object, setting: _Setting) -> dict[str, Any]:
     return {"note_type": value}
 
 
+def _theme(value: object, setting: _Setting) -> dict[str, Any]:
+    if not isinstance(value, str) or not value.strip():
+        raise setting.error(
+            f"must name a stylesheet, not {value!r}",
+            f'write e.g. {setting.key} = "styles/theme.css"',
+        )
+    # Absolute, as card files read it relative to themselves.
+    path = Path(os.path.abspath(setting.base / value))
+    if not path.is_file():
+        raise setting.error(
+            f"names {value!r}, which is not a file",
+            "give the stylesheet's path relative to pyproject.toml",
+        )
+    return {"theme": path}
+
+
 _Read = Callable[[object, _Setting], dict[str, Any]]
 _KEYS: dict[str, _Read] = {
     "cards": _cards,
@@ -228,5 +244,6 @@ _KEYS: dict[str, _Read] = {
     "strict": _flag("strict"),
     "include-incomplete": _flag("include_incomplete"),
     "type": _note_type,
+    "theme": _theme,
 }
 """Each key of `[tool.deckbuilder]` and its reader, which returns Options fields."""

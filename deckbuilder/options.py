@@ -29,6 +29,9 @@ class Options:
     """Ship incomplete cards, tagged and marked, instead of leaving them out."""
     note_type: str = NOTE_TYPES[0]
     """Note type of cards whose file and metadata name none."""
+    theme: Path | None = None
+    """A stylesheet (absolute path) for every deck, scoped to each deck as a deck's
+    own `css` is, before the deck's own."""
     bundle: str | None = None
     """Write every deck into one package with this name instead of one per deck."""
     source_date_epoch: int | None = None

@@ -68,6 +68,7 @@ def parse_card_bytes(data: bytes, path: Path, options: Options | None = None) ->
         path,
         default_deck=default_deck(path, options.deck_folders),
         default_note_type=options.note_type,
+        theme=options.theme,
     )
 
 
@@ -82,8 +83,9 @@ def parse_text(
     *,
     default_deck: str,
     default_note_type: str = NOTE_TYPES[0],
+    theme: Path | None = None,
 ) -> Parsed:
-    """Parse the text of a card file."""
+    """Parse the text of a card file; `theme` is the project's stylesheet."""
     _refuse_control_characters(text, path)
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -105,7 +107,7 @@ def parse_text(
     ]
     settings.setdefault("type", default_note_type)
     builder = _FileParser(
-        path, lines, fences, in_fence, settings, default_deck, body_start
+        path, lines, fences, in_fence, settings, default_deck, body_start, theme
     )
     return builder.parse(body_start, headings)
 
@@ -133,6 +135,7 @@ class _FileParser:
         settings: dict[str, Any],
         default_deck: str,
         front_end: int,
+        theme: Path | None = None,
     ) -> None:
         self.path = path
         self.lines = lines
@@ -161,10 +164,14 @@ class _FileParser:
                     "delete `type`: the note type file says what kind of card it is",
                 )
         self.setup = module_names(settings.get("setup"), self._at_key("setup"), "setup")
-        self.css = (
-            read_deck_css(settings["css"], path, self.deck, self._at_key("css"))
-            if "css" in settings
-            else ""
+        # The project's theme comes first, so that a deck's own rules win.
+        self.css = "".join(
+            read_deck_css(value, path, self.deck, where)
+            for value, where in (
+                (str(theme) if theme else None, Location(path, 1)),
+                (settings.get("css"), self._at_key("css")),
+            )
+            if value is not None
         )
 
     def _at_key(self, key: str) -> Location:

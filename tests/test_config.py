@@ -102,7 +102,7 @@ def test_unknown_key_names_key_file_line_and_suggests(project: Path) -> None:
     assert result.stderr == (
         "pyproject.toml:3:3: error: unknown key 'include_incomplete' in "
         "[tool.deckbuilder] (did you mean 'include-incomplete'? the keys are: "
-        "cards, out, strict, include-incomplete, type)\n"
+        "cards, out, strict, include-incomplete, type, theme)\n"
     )
 
 
@@ -113,6 +113,8 @@ def test_unknown_key_names_key_file_line_and_suggests(project: Path) -> None:
         ("include-incomplete = 1", "include-incomplete must be true or false, not 1"),
         ('type = "flashcard"', "type names the unknown note type 'flashcard'"),
         ("out = 3", "out must be a folder, not 3"),
+        ("theme = 3", "theme must name a stylesheet, not 3"),
+        ('theme = "nope.css"', "theme names 'nope.css', which is not a file"),
         ("out = ''", "out must be a folder, not ''"),
         (
             "cards = []",
@@ -135,14 +137,14 @@ def test_bad_values_are_located_errors(project: Path, line: str, message: str) -
 
 def test_a_sub_table_is_an_unknown_key_at_its_header(project: Path) -> None:
     (project / "pyproject.toml").write_text(
-        "[tool.deckbuilder]\nstrict = true\n\n[tool.deckbuilder.theme]\nx = 1\n"
+        "[tool.deckbuilder]\nstrict = true\n\n[tool.deckbuilder.colours]\nx = 1\n"
     )
 
     with pytest.raises(ConfigError) as raised:
         resolve_options({}, project)
 
     assert str(raised.value).startswith(
-        "pyproject.toml:4:1: error: unknown key 'theme' in [tool.deckbuilder]"
+        "pyproject.toml:4:1: error: unknown key 'colours' in [tool.deckbuilder]"
     )
 
 
@@ -229,3 +231,36 @@ def test_parse_takes_the_default_note_type_only_where_none_is_named(
     cards = read_card_file(path, Options(note_type="reversed")).file.cards
 
     assert [card.note_type for card in cards] == ["reversed", "basic"]
+
+
+def test_theme_styles_every_deck_before_its_own_css(project: Path) -> None:
+    import json
+    import sqlite3
+    import zipfile
+
+    (project / "pyproject.toml").write_text(
+        '[tool.deckbuilder]\ntheme = "styles/theme.css"\n'
+    )
+    (project / "styles").mkdir()
+    (project / "styles" / "theme.css").write_text("h3 { color: teal }\n")
+    (project / "styles" / "gans.css").write_text("h3 { color: red }\n")
+    (project / "cards").mkdir()
+    (project / "cards" / "a.md").write_text("---\ndeck: A\n---\n## q\n\na\n")
+    (project / "cards" / "b.md").write_text(
+        "---\ndeck: B\ncss: ../styles/gans.css\n---\n## q\n\na\n"
+    )
+
+    result = run("build", "--bundle", "all")
+
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(project / "build" / "all.apkg") as archive:
+        (project / "c.anki2").write_bytes(archive.read("collection.anki2"))
+    connection = sqlite3.connect(project / "c.anki2")
+    (models,) = connection.execute("SELECT models FROM col").fetchone()
+    connection.close()
+    (css,) = {model["css"] for model in json.loads(models).values()}
+    a_teal = '.deck[data-deck="A"] h3 { color: teal }'
+    b_teal = '.deck[data-deck="B"] h3 { color: teal }'
+    b_red = '.deck[data-deck="B"] h3 { color: red }'
+    assert a_teal in css
+    assert css.index(b_teal) < css.index(b_red)
