@@ -417,3 +417,30 @@ def test_a_note_with_an_empty_side_is_imported_and_reported(tmp_path: Path) -> N
     ]
     (deck,) = imported.decks
     assert [card.answer for card in deck.cards] == ["", ""]
+
+
+@pytest.mark.parametrize(
+    "name", ["my pic (1).png", "50%;#&'ü.png", "say hi.mp3"], ids=["space", "odd", "sound"]
+)
+def test_media_names_that_need_escaping_build(tmp_path: Path, name: str) -> None:
+    col = new_collection(tmp_path)
+    try:
+        media = tmp_path / name
+        media.write_bytes(PIXEL)
+        stored = col.media.add_file(str(media))
+        field = (
+            f"[sound:{stored}]"
+            if name.endswith(".mp3")
+            else f'<img src="{html.escape(stored)}">'
+        )
+        add(col, "Basic", "Default", [], "Which file?", field)
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+
+    cards = import_into_project(package, tmp_path / "project")
+    (built,) = build_project(tmp_path / "project")
+
+    assert (cards / "media" / stored).read_bytes() == PIXEL
+    with zipfile.ZipFile(built) as archive:
+        assert PIXEL in [archive.read(entry) for entry in archive.namelist()]

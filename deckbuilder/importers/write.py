@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -167,8 +166,11 @@ def safe_name(name: str, source: Path) -> str:
 
 
 def media_path(name: str) -> str:
-    """Return how a card file refers to the media file `name`, percent-encoded."""
-    return f"{MEDIA_FOLDER}/{urllib.parse.quote(name)}"
+    """Return where a card file finds the media file `name`: `media/NAME`.
+
+    The HTML converter percent-encodes the path as Markdown needs it.
+    """
+    return f"{MEDIA_FOLDER}/{name}"
 
 
 def _card_files(
