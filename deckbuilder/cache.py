@@ -57,6 +57,7 @@ from deckbuilder.report import Diagnostic
 
 if TYPE_CHECKING:
     from deckbuilder.media import MediaFile
+    from deckbuilder.notetypes import NoteType
     from deckbuilder.package import Note
     from deckbuilder.parse import Parsed
 
@@ -104,6 +105,11 @@ class Stored:
     @property
     def css(self) -> str:
         return self.card.css
+
+    @property
+    def anki_note_type(self) -> NoteType | None:
+        # A file that names a note type is parsed every time: its cards are Cards.
+        return self.card.anki_note_type if isinstance(self.card, Card) else None
 
 
 class BuildCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING
 
 from deckbuilder.cloze import cloze_numbers
@@ -51,7 +52,10 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
         }
         names = card.anki_note_type.fields
         fields = (front, back, *(given.get(name, "") for name in names[2:]))
-        fields = fields[: len(names)]
+        # A field of one paragraph goes in bare, as Anki's editor writes it: an
+        # Anki template may put fields inline (`{{Article}} {{Noun}}`).
+        front, back, *others = map(_bare_paragraph, fields)
+        fields = (front, back, *others)[: len(names)]
     elif card.note_type == "type-in":
         typed, _, rest = card.answer.partition("\n")
         if any(block.location.line == card.answer_line for block in card.blocks):
@@ -95,6 +99,14 @@ def card_note(card: Card, renderer: Renderer) -> tuple[Note, list[Diagnostic]]:
         fields=fields,
     )
     return note, diagnostics
+
+
+def _bare_paragraph(field: str) -> str:
+    match = _ONE_PARAGRAPH.fullmatch(field)
+    return match["inner"] if match and "<p>" not in match["inner"] else field
+
+
+_ONE_PARAGRAPH = re.compile(r"<p>(?P<inner>.*)</p>", re.DOTALL)
 
 
 def _incomplete_banner(card: Card) -> str:

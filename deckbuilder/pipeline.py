@@ -365,9 +365,11 @@ def _timestamp(notes: Sequence[Note | Stored], options: Options) -> float:
     if options.source_date_epoch is not None:
         return float(options.source_date_epoch)
     # An edited image changes its note's field (its name comes from its content),
-    # so media files count as sources.
+    # so media files count as sources; so do Anki note type files, since Anki takes
+    # a note type's new templates and CSS only from a package newer than its own.
     sources = {note.location.path for note in notes}
     sources.update(file.path for note in notes for file in note.media)
+    sources.update(n.anki_note_type.path for n in notes if n.anki_note_type)
     return max(source.stat().st_mtime for source in sources)
 
 

@@ -60,7 +60,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def build_with(cards: str = CARDS, vocab: str = VOCAB, **settings: object) -> Report:
     Path("cards/spanish.md").write_text(cards, encoding="utf-8")
     Path("cards/types/vocab.yaml").write_text(vocab, encoding="utf-8")
-    options = Options(source_date_epoch=EPOCH, **settings)  # type: ignore[arg-type]
+    options = Options(**{"source_date_epoch": EPOCH, **settings})  # type: ignore[arg-type]
     return build([Path("cards")], options)
 
 
@@ -72,13 +72,14 @@ def test_cards_fill_the_note_types_fields_and_keep_their_guid(project: Path) -> 
     assert gato.note_type == perro.note_type == "Vocab"
     assert gato.guid == "a;b>c"
     assert gato.tags == ("noun",)
-    assert gato.fields["Word"] == "<p>gato</p>"
-    assert gato.fields["Meaning"] == "<p>cat</p>"
+    # One paragraph goes in bare, as Anki's editor writes a field; more stay blocks.
+    assert gato.fields["Word"] == "gato"
+    assert gato.fields["Meaning"] == "cat"
     assert gato.fields["Example"].startswith("<p>El <em>gato</em> duerme.</p>")
     assert "&lt;!-- field: Example --&gt;" in gato.fields["Example"]
     assert perro.fields == {
-        "Word": "<p>perro</p>",
-        "Meaning": "<p>dog</p>",
+        "Word": "perro",
+        "Meaning": "dog",
         "Example": "",
     }
 
@@ -90,7 +91,7 @@ def test_a_cards_type_line_is_text_not_a_front_matter_key(project: Path) -> None
 
     _, perro = read_apkg_notes(Path("build/spanish.apkg"), project)
     assert report.diagnostics == []
-    assert perro.fields["Meaning"] == "<p>type: dog</p>"
+    assert perro.fields["Meaning"] == "type: dog"
 
 
 def test_the_package_carries_the_note_type_with_its_id_css_and_sort_field(
@@ -223,3 +224,26 @@ def test_field_sections_need_a_note_type(project: Path) -> None:
         "note type file with `note-type:` in the front matter or the card's "
         "metadata, or delete the `<!-- field: ... -->` line)",
     )
+
+
+def test_an_edited_note_type_reaches_anki_on_the_next_import(project: Path) -> None:
+    import os
+    import time
+
+    from helpers import import_apkg, new_collection, note_type_css
+
+    build_with(source_date_epoch=None)
+    col = new_collection(project)
+    try:
+        first = import_apkg(col, Path("build/spanish.apkg"))
+        Path("cards/types/vocab.yaml").write_text(VOCAB.replace("navy", "teal"))
+        later = time.time() + 60
+        os.utime("cards/types/vocab.yaml", (later, later))
+        options = Options(source_date_epoch=None)
+        assert not build([Path("cards")], options).errors
+        second = import_apkg(col, Path("build/spanish.apkg"))
+
+        assert (first.new, second.conflicting) == (2, 0)
+        assert ".card { color: teal; }" in note_type_css(col, "Vocab")
+    finally:
+        col.close()

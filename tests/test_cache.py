@@ -143,6 +143,21 @@ def test_changed_included_code_gives_what_a_cold_build_gives(
     assert packages(out) != first
 
 
+def test_edited_theme_gives_what_a_cold_build_gives(
+    cards: Path, tmp_path: Path
+) -> None:
+    theme = cards / "theme.css"
+    theme.write_text("h3 { color: teal }\n")
+    out = tmp_path / "out"
+    first = cold(cards, out, theme=theme)
+    theme.write_text("h3 { color: tan }\n")
+
+    pipeline.build([cards], options(out, theme=theme))
+
+    assert packages(out) == cold(cards, tmp_path / "cold", theme=theme)
+    assert packages(out) != first
+
+
 def test_changed_options_give_what_a_cold_build_gives(
     cards: Path, tmp_path: Path
 ) -> None:
@@ -174,6 +189,7 @@ def test_every_option_that_can_reach_rendering_is_in_the_key(
         "note_type": "reversed",
         "deck_folders": (tmp_path,),
         "cache": False,
+        "theme": tmp_path / "theme.css",
     }
     assert name in changed, f"say whether option {name!r} can change a rendered note"
     card = pipeline.load([_one_card(tmp_path)], pipeline.Report())[0].cards[0]

@@ -420,7 +420,9 @@ def test_a_note_with_an_empty_side_is_imported_and_reported(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    "name", ["my pic (1).png", "50%;#&'ü.png", "say hi.mp3"], ids=["space", "odd", "sound"]
+    "name",
+    ["my pic (1).png", "50%;#&'ü.png", "say hi.mp3"],
+    ids=["space", "odd", "sound"],
 )
 def test_media_names_that_need_escaping_build(tmp_path: Path, name: str) -> None:
     col = new_collection(tmp_path)
