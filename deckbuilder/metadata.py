@@ -13,9 +13,9 @@ import urllib.parse
 from deckbuilder.errors import SourceError
 from deckbuilder.model import NOTE_TYPES, Location
 
-# An Anki GUID may hold any printable ASCII but space, `"` and `\\`; these would end
-# a metadata entry or the comment, so the card file writes them percent-encoded.
-_GUID = re.compile(r"^[!#-\[\]-~]+$")
+# Anki writes GUIDs in printable ASCII, but a note imported from a text file may
+# carry any text; only what would break the note (control characters) is refused.
+_GUID_REFUSED = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def deck_name(value: object, location: Location) -> str:
@@ -107,7 +107,7 @@ def read_guid(value: str | None, location: Location) -> str | None:
     if value is None:
         return None
     guid = urllib.parse.unquote(value)
-    if not _GUID.match(guid):
+    if not guid or _GUID_REFUSED.search(guid):
         raise SourceError(
             f"guid {value!r} is not an Anki GUID",
             location,

@@ -184,9 +184,9 @@ BAD = {
         "one of: Example)",
     ),
     "bad guid": (
-        CARDS.replace("a%3Bb>c", "a b"),
+        CARDS.replace("a%3Bb>c", "a%0Ab"),
         VOCAB,
-        "cards/spanish.md:7:1: error: guid 'a b' is not an Anki GUID (keep the guid "
+        "cards/spanish.md:7:1: error: guid 'a%0Ab' is not an Anki GUID (keep the guid "
         "as the import wrote it; delete it to give the card a new note)",
     ),
     "not YAML": (

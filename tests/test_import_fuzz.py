@@ -23,12 +23,13 @@ from deckbuilder.importers.write import to_markdown
 from deckbuilder.parse import parse_text
 from deckbuilder.render import Renderer
 
-# Anki's GUID alphabet: base91 of printable ASCII without space, quotes and backslash.
+# Anki's GUID alphabet, and any other printable text a note imported from a text file
+# may carry.
 _GUID = st.text(
     string.ascii_letters + string.digits + "!#$%&()*+,-./:;<=>?@[]^_`{|}~",
     min_size=1,
     max_size=12,
-)
+) | st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1)
 _TAG = st.text(
     st.characters(codec="utf-8", categories=("L", "N")) | st.sampled_from("-_:"),
     min_size=1,

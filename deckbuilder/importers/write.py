@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -35,7 +36,9 @@ _CLOSING_HASHES = re.compile(r"(?<=\s)#(?=#*\s*$)")
 # a quote, indented code) cannot be a heading's text.
 _BLOCK_START = re.compile(r"^(?:\s|[-+*]\s|\d+[.)]\s|[#>|]|```|~~~|\$\$|\\\[)")
 # Characters a GUID may hold that would end a metadata entry or the comment.
-_GUID_UNSAFE = "%;>"
+_GUID_SAFE = "!#$&'()*+,-./:<=?@[]^_`{|}~"
+"""Printable ASCII a GUID keeps as it is in card metadata; `%`, `;`, `>`, space,
+quotes, backslashes and anything beyond ASCII are percent-encoded."""
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -266,9 +269,7 @@ def _metadata(
 
 
 def _encode_guid(guid: str) -> str:
-    return "".join(
-        f"%{ord(char):02X}" if char in _GUID_UNSAFE else char for char in guid
-    )
+    return urllib.parse.quote(guid, safe=_GUID_SAFE)
 
 
 def _card(card: ImportedCard, metadata: str) -> list[str]:

@@ -9,6 +9,7 @@ Notes that deckbuilder built go back to deckbuilder's own note types.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,6 +82,9 @@ def _template_media(media: dict[str, Callable[[], bytes]]) -> set[str]:
     return {name for name in media if name.startswith("_")}
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class _Converter:
     """Turn package notes into imported cards, collecting media and warnings."""
 
@@ -88,6 +92,12 @@ class _Converter:
         self.path = path
         self.media: set[str] = set()
         self.diagnostics: list[Diagnostic] = []
+
+    def guid(self, note: PackageNote) -> str:
+        if not _CONTROL.search(note.guid):
+            return note.guid
+        self.warn(note, "its GUID holds a control character, so it becomes a new note")
+        return ""
 
     def card(self, note: PackageNote, note_type: NoteType, number: int) -> ImportedCard:
         names = note_type.fields
@@ -102,7 +112,7 @@ class _Converter:
             answer=markdown[1] if len(markdown) > 1 else "",
             line=1,
             tags=note.tags,
-            guid=note.guid,
+            guid=self.guid(note),
             note_type=note.note_type,
             fields=tuple(
                 (name, text)
@@ -137,7 +147,7 @@ class _Converter:
             line=1,
             tags=tuple(tag for tag in note.tags if tag != "incomplete"),
             type=kind,
-            guid=note.guid,
+            guid=self.guid(note),
         )
         self.diagnostics += empty_side_warnings(
             card, Location(self.path, 1), needs_answer=kind != "cloze"
