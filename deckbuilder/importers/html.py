@@ -69,8 +69,20 @@ def to_markdown(
     soup.smooth()  # removed elements may leave neighbouring strings that read as one
 
     converter = _Converter(media_path, cloze)
-    markdown = converter.convert_soup(soup)
-    return Converted(_tidy(markdown, converter.stash), tuple(removed), converter.media)
+    markdown = _plain_brackets(_tidy(converter.convert_soup(soup), converter.stash))
+    return Converted(markdown, tuple(removed), converter.media)
+
+
+# A `[` written as a reference that can be a plain `[` again: not after a backslash
+# (`\[` opens display math), not before `^` (a footnote) or `sound:` (a sound), and
+# not closed on its line by a `]` that a `(`, `[` or `:` follows (a link).
+_BRACKET = re.compile(r"(?<!\\)&#91;(?!\^|sound:)(?![^\]\n]*\][(\[:])")
+
+
+def _plain_brackets(markdown: str) -> str:
+    """Write back as `[` the brackets that Markdown would read as text anyway, so the
+    field holds `[` itself: Anki's furigana (`漢字[かんじ]`) reads the field's HTML."""
+    return _BRACKET.sub("[", markdown)
 
 
 def _clean_text(soup: BeautifulSoup) -> None:
