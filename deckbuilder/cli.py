@@ -306,7 +306,13 @@ def import_export(
     """Convert a deck exported by Anki or a flashcard site into card files."""
     from deckbuilder.importers import importer
     from deckbuilder.importers.write import to_markdown, write_import
+    from deckbuilder.metadata import tag_problem
 
+    for word in tag or []:
+        if problem := tag_problem(word):
+            raise typer.BadParameter(
+                f"tag {word!r} cannot be used in Anki: {problem}", param_hint="--tag"
+            )
     read = _run(lambda: importer(export_format))
     with _progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
@@ -314,10 +320,11 @@ def import_export(
     if out is None:
         if len(imported.decks) != 1 or imported.media or imported.note_types:
             typer.echo(
-                f"{export}: error: the export holds {len(imported.decks)} decks, "
-                f"{len(imported.note_types)} Anki note types and "
-                f"{len(imported.media)} media files (give --out a folder to write "
-                "them to)",
+                f"{export}: error: the export holds "
+                f"{_count(len(imported.decks), 'deck')}, "
+                f"{_count(len(imported.note_types), 'Anki note type')} and "
+                f"{_count(len(imported.media), 'media file')} (give --out a folder "
+                "to write them to)",
                 err=True,
             )
             raise typer.Exit(1)

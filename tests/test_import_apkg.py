@@ -446,3 +446,40 @@ def test_media_names_that_need_escaping_build(tmp_path: Path, name: str) -> None
     assert (cards / "media" / stored).read_bytes() == PIXEL
     with zipfile.ZipFile(built) as archive:
         assert PIXEL in [archive.read(entry) for entry in archive.namelist()]
+
+
+def test_a_tag_a_card_file_cannot_hold_is_left_out_and_reported(
+    tmp_path: Path,
+) -> None:
+    col = new_collection(tmp_path)
+    try:
+        add(col, "Basic", "Default", ["ok", "x\u200by"], "q", "a")
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+
+    imported = importer("apkg")(package)
+
+    (deck,) = imported.decks
+    assert deck.cards[0].tags == ("ok",)
+    (warning,) = imported.all_diagnostics
+    hidden = "x\u200by"
+    assert f"tag {hidden!r} cannot be written in a card file" in warning.message
+    assert "invisible character U+200B" in warning.message
+
+
+def test_the_command_line_refuses_a_tag_anki_cannot_use(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from deckbuilder.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["import", "apkg", str(tmp_path / "x.apkg"), "--tag", "x y"],
+        env={"COLUMNS": "200"},
+    )
+
+    assert result.exit_code == 2
+    assert "tag 'x y' cannot be used in Anki: it holds the space U+0020" in (
+        result.output
+    )

@@ -10,6 +10,7 @@ Notes that deckbuilder built go back to deckbuilder's own note types.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from deckbuilder.importers import (
 )
 from deckbuilder.importers.anki_package import PackageNote, open_package
 from deckbuilder.importers.write import media_path
+from deckbuilder.metadata import tag_problem
 from deckbuilder.model import Location
 from deckbuilder.notetypes import NoteType
 from deckbuilder.options import Progress
@@ -99,6 +101,21 @@ class _Converter:
         self.warn(note, "its GUID holds a control character, so it becomes a new note")
         return ""
 
+    def tags(self, note: PackageNote, tags: tuple[str, ...]) -> tuple[str, ...]:
+        kept = []
+        for tag in tags:
+            problem = tag_problem(unicodedata.normalize("NFC", tag))
+            if problem:
+                self.warn(
+                    note,
+                    f"tag {tag!r} cannot be written in a card file ({problem}); it is "
+                    "left out, so importing the build drops it from the note: rename "
+                    "it in Anki and export again to keep it",
+                )
+            else:
+                kept.append(tag)
+        return tuple(kept)
+
     def card(self, note: PackageNote, note_type: NoteType, number: int) -> ImportedCard:
         names = note_type.fields
         values = [*note.fields, *[""] * (len(names) - len(note.fields))]
@@ -111,7 +128,7 @@ class _Converter:
             question=markdown[0],
             answer=markdown[1] if len(markdown) > 1 else "",
             line=1,
-            tags=note.tags,
+            tags=self.tags(note, note.tags),
             guid=self.guid(note),
             note_type=note.note_type,
             fields=tuple(
@@ -145,7 +162,7 @@ class _Converter:
             question=question,
             answer=answer,
             line=1,
-            tags=tuple(tag for tag in note.tags if tag != "incomplete"),
+            tags=self.tags(note, tuple(t for t in note.tags if t != "incomplete")),
             type=kind,
             guid=self.guid(note),
         )
