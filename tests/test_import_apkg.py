@@ -483,3 +483,26 @@ def test_the_command_line_refuses_a_tag_anki_cannot_use(tmp_path: Path) -> None:
     assert "tag 'x y' cannot be used in Anki: it holds the space U+0020" in (
         result.output
     )
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["current", "legacy"])
+def test_a_media_file_over_the_limit_is_refused_before_it_fills_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, legacy: bool
+) -> None:
+    from deckbuilder.importers import anki_package
+
+    col = new_collection(tmp_path)
+    try:
+        big = tmp_path / "big.png"
+        big.write_bytes(bytes(10_000))
+        col.media.add_file(str(big))
+        add(col, "Basic", "Default", [], "q", '<img src="big.png">')
+        package = export(col, tmp_path / "deck.apkg", legacy=legacy)
+    finally:
+        col.close()
+    monkeypatch.setattr(anki_package, "_MEDIA_LIMIT", 4096)
+    imported = importer("apkg")(package)
+
+    with pytest.raises(ExportFormatError, match="media file .* is larger than 0 MiB"):
+        write_import(imported, tmp_path / "cards", source=package)
+    assert not (tmp_path / "cards").exists()

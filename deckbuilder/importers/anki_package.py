@@ -38,6 +38,8 @@ _COMPRESSED = "collection.anki21b"
 _LIMIT = 8 << 30
 """The most a package's collection may decompress to: 8 GiB."""
 _CHUNK = 1 << 20
+_MEDIA_LIMIT = 512 << 20
+"""The largest media file an import takes: 512 MiB (AnkiWeb syncs up to 100 MB)."""
 _REMEDY = "export the deck again from Anki (File → Export, Anki Deck Package)"
 
 
@@ -294,8 +296,13 @@ def _reader(entry: str, compressed: bool, path: Path) -> Callable[[], bytes]:
     # time after the import has read the notes, without holding them all.
     def read() -> bytes:
         try:
-            with zipfile.ZipFile(path) as archive:
-                data = archive.read(entry)
+            with zipfile.ZipFile(path) as archive, archive.open(entry) as stream:
+                chunks = (
+                    _decompressed(stream, path)
+                    if compressed
+                    else iter(lambda: stream.read(_CHUNK), b"")
+                )
+                return _bounded(chunks, entry, path)
         except (OSError, zipfile.BadZipFile) as error:
             raise ExportFormatError(
                 f"the package's media file {entry} cannot be read: {error}",
@@ -308,11 +315,24 @@ def _reader(entry: str, compressed: bool, path: Path) -> Callable[[], bytes]:
                 Location(path, 1),
                 _REMEDY,
             ) from None
-        if not compressed:
-            return data
-        return b"".join(_decompressed(io.BytesIO(data), path))
 
     return read
+
+
+def _bounded(chunks: Iterator[bytes], entry: str, path: Path) -> bytes:
+    # A small package may unpack to gigabytes; no media file Anki syncs comes near
+    # the limit, so one over it is refused before it fills the memory.
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) > _MEDIA_LIMIT:
+            raise ExportFormatError(
+                f"the package's media file {entry} is larger than "
+                f"{_MEDIA_LIMIT >> 20} MiB",
+                Location(path, 1),
+                "this is not a package Anki wrote for sharing; nothing was imported",
+            )
+    return bytes(data)
 
 
 def _media_entries(index: bytes) -> dict[str, str]:

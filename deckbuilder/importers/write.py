@@ -8,6 +8,7 @@ an import that fails writes nothing, and nothing is written outside the output f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import urllib.parse
@@ -128,15 +129,18 @@ def write_import(
     if not force:
         _refuse_existing(planned)
     staged: list[tuple[Path, Path]] = []
+    created: list[Path] = []  # folders made for the import, removed if it fails
+    committed = False
     try:
         for done, (path, content) in enumerate(planned.items(), 1):
-            path.parent.mkdir(parents=True, exist_ok=True)
             data = content if isinstance(content, bytes) else content()
+            created += _make_folders(path.parent)
             staged.append((stage(path, _writer(data)), path))
             if progress is not None:
                 progress("writing", done, len(planned))
         for staged_file, path in staged:
             commit(staged_file, path)
+        committed = True
     except OSError as error:
         raise OutputError(
             f"cannot write the import: {error}",
@@ -146,11 +150,26 @@ def write_import(
     finally:
         for staged_file, _ in staged:
             discard(staged_file)
+        if not committed:
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty
     return Written(
         card_files=tuple(path for path, _ in card_files),
         note_type_files=tuple(root / type_files[t.id] for t in imported.note_types),
         media_files=tuple(root / MEDIA_FOLDER / m.name for m in imported.media),
     )
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Make `folder` and its missing parents; return those made, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir()
+    return list(reversed(missing))
 
 
 def _writer(data: bytes) -> Callable[[Path], object]:
