@@ -70,7 +70,7 @@ def to_markdown(
 
     converter = _Converter(media_path, cloze)
     markdown = _plain_brackets(_tidy(converter.convert_soup(soup), converter.stash))
-    return Converted(markdown, tuple(removed), converter.media)
+    return Converted(markdown, (*removed, *converter.dropped), converter.media)
 
 
 # A `[` written as a reference that can be a plain `[` again: not after a backslash
@@ -135,7 +135,7 @@ def _drop_empty_inline(soup: BeautifulSoup) -> None:
     for tag in reversed(soup.find_all(True)):
         if (
             tag.name not in _BLOCKS
-            and tag.name not in ("img", "wbr")
+            and tag.name not in ("img", "wbr", "audio", "video", "source")
             and not tag.get_text()
             and tag.find(["img", "br"]) is None
         ):
@@ -251,6 +251,8 @@ class _Converter(MarkdownConverter):
         self._depth = 0  # clozes open at this point of the text
         self._after_sound = False
         self._media: dict[str, None] = {}
+        self.dropped: list[str] = []
+        """What the field shows that the Markdown cannot, in the words of `removed`."""
         self.stash: list[_CodeBlock] = []
         """Code blocks, written last so that no step of the conversion sees them."""
 
@@ -480,10 +482,16 @@ class _Converter(MarkdownConverter):
             return f"![{alt}]({_quote(src, url=True)})"
         return f"![{alt}]({self._media_file(src)})"
 
-    def convert_video(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        return text  # not media Anki plays from a field; only its text is kept
+    def convert_audio(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        # Anki plays a file named in a `[sound:...]` tag, with its own controls.
+        source = el if el.get("src") else el.find("source", src=True)
+        src = str(source.get("src", "")) if source is not None else ""
+        if src and not _WEB.match(src) and ":" not in src.split("/")[0]:
+            return f"[sound:{self._media_file(src)}]"
+        self.dropped.append(f"<{el.name}> element (Markdown has no player for it)")
+        return text
 
-    convert_audio = convert_video
+    convert_video = convert_audio
 
     # Code ----------------------------------------------------------------------
 
