@@ -344,6 +344,7 @@ def import_export(
                 progress=progress,
             )
         )
+    _print_diagnostics(Report(diagnostics=list(written.diagnostics)))
     for path in written.card_files:
         typer.echo(f"wrote {path}")
     extras = [

@@ -506,3 +506,21 @@ def test_a_media_file_over_the_limit_is_refused_before_it_fills_memory(
     with pytest.raises(ExportFormatError, match="media file .* is larger than 0 MiB"):
         write_import(imported, tmp_path / "cards", source=package)
     assert not (tmp_path / "cards").exists()
+
+
+def test_decks_a_build_cannot_tell_apart_are_reported(tmp_path: Path) -> None:
+    col = new_collection(tmp_path)
+    try:
+        add(col, "Basic", "A/B", [], "slash", "a")
+        add(col, "Basic", "A-B", [], "dash", "a")
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+
+    written = write_import(importer("apkg")(package), tmp_path / "c", source=package)
+
+    (warning,) = written.diagnostics
+    assert warning.message == (
+        'decks "A-B" and "A/B" would both be built into a-b.apkg'
+    )
+    assert "--bundle" in warning.remedy

@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -30,6 +30,7 @@ from deckbuilder.importers.plaintext import escape
 from deckbuilder.model import Location
 from deckbuilder.notetypes import NoteType, dump_note_type
 from deckbuilder.options import Progress
+from deckbuilder.report import Diagnostic, Severity
 
 # CommonMark drops a heading's closing `#`s when a space precedes them.
 _CLOSING_HASHES = re.compile(r"(?<=\s)#(?=#*\s*$)")
@@ -50,6 +51,8 @@ class Written:
     card_files: tuple[Path, ...]
     note_type_files: tuple[Path, ...]
     media_files: tuple[Path, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """Warnings about what was written, such as decks a build cannot tell apart."""
 
 
 def to_markdown(
@@ -155,6 +158,7 @@ def write_import(
                 with contextlib.suppress(OSError):
                     folder.rmdir()  # only when empty
     return Written(
+        diagnostics=tuple(_package_clashes(card_files)),
         card_files=tuple(path for path, _ in card_files),
         note_type_files=tuple(root / type_files[t.id] for t in imported.note_types),
         media_files=tuple(root / MEDIA_FOLDER / m.name for m in imported.media),
@@ -210,6 +214,25 @@ def _card_files(
         stem = _unique(package_name(name), taken)
         files.append((out / f"{stem}.md", name))
     return files
+
+
+def _package_clashes(card_files: Sequence[tuple[Path, str]]) -> Iterator[Diagnostic]:
+    """Warn of decks whose names differ only where package names cannot (`A/B` and
+    `A-B`): building them one package per deck would fail."""
+    from deckbuilder.pipeline import package_name
+
+    owners: dict[str, tuple[Path, str]] = {}
+    for path, deck in card_files:
+        first = owners.setdefault(package_name(deck).casefold(), (path, deck))
+        if first[1] != deck:
+            yield Diagnostic(
+                Location(path, 2),
+                Severity.WARNING,
+                f'decks "{first[1]}" and "{deck}" would both be built into '
+                f"{package_name(deck)}.apkg",
+                "build them with --bundle NAME, or rename one of the decks (in the "
+                "card file, and in Anki for its existing cards)",
+            )
 
 
 def _note_type_files(note_types: Iterable[NoteType]) -> dict[int, str]:
