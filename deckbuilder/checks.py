@@ -90,6 +90,16 @@ def check_ids(cards: Sequence[Checked], report: Report) -> None:
                 f"duplicate card id {card.id!r}",
                 f"{first.location} uses it already; give each card its own id",
             )
+        elif (guid := getattr(card, "guid", None)) is not None:
+            # A card kept from Anki: its id comes from its note's GUID. (A summary
+            # carries no GUID, but a build with this error keeps no summaries.)
+            report.error(
+                card.location,
+                f"card has the guid {guid!r} of another card",
+                f"{first.location} has it too: one Anki note cannot come from two "
+                "cards; delete one (a file left from an earlier import?), or its guid "
+                "to make it a new note",
+            )
         else:
             report.error(
                 card.location,

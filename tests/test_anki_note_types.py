@@ -247,3 +247,22 @@ def test_an_edited_note_type_reaches_anki_on_the_next_import(project: Path) -> N
         assert ".card { color: teal; }" in note_type_css(col, "Vocab")
     finally:
         col.close()
+
+
+def test_two_cards_with_one_guid_are_an_error_naming_both(project: Path) -> None:
+    Path("cards/old.md").write_text(
+        "---\ndeck: Old\nnote-type: types/vocab.yaml\n---\n## gato\n"
+        "<!-- guid: a%3Bb>c -->\n\ncat\n",
+        encoding="utf-8",
+    )
+
+    report = build_with()
+
+    assert_located_error(
+        report,
+        project,
+        "cards/spanish.md:6:1: error: card has the guid 'a;b>c' of another card "
+        "(cards/old.md:5:1 has it too: one Anki note cannot come from two cards; "
+        "delete one (a file left from an earlier import?), or its guid to make it a "
+        "new note)",
+    )
