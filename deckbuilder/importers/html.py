@@ -9,8 +9,9 @@ rest is converted, and every piece of text is escaped so that it shows as writte
 Choices: Anki's lines (`<div>`s, `<br>`s) stay lines, joined by `<br>` in one
 paragraph, and an empty line starts a new paragraph, so the card keeps its spacing;
 headings start at level 3, as `##` starts a card; `<u>`, `<sub>`, `<sup>`, `<kbd>`,
-`<mark>`, `<s>` and `<del>` stay inline HTML without attributes; a `[` in text is
-written `&#91;`, as `\\[` would open display math.
+`<mark>`, `<s>`, `<del>` and ruby (`<ruby>`, `<rt>`, `<rp>`) stay inline HTML without
+attributes; a `[` that Markdown could read as a link is written `&#91;` (`\\[` would
+open display math), any other stays `[`.
 
 Known limitations: math and `[sound:...]` are found only within one run of text (not
 across tags such as `\\(x<sup>2</sup>\\)`); trailing spaces on code lines are dropped;
@@ -182,7 +183,7 @@ _BLOCKS = frozenset(
 _EMPHASIS = {"b": "strong", "strong": "strong", "i": "em", "em": "em"}
 _KEPT_INLINE = {
     "u": "u", "ins": "u", "sub": "sub", "sup": "sup", "kbd": "kbd", "mark": "mark",
-    "s": "s", "strike": "s", "del": "del",
+    "s": "s", "strike": "s", "del": "del", "ruby": "ruby", "rt": "rt", "rp": "rp",
 }  # fmt: skip
 """Tags with no Markdown form, kept as inline HTML without their attributes."""
 
@@ -456,6 +457,7 @@ class _Converter(MarkdownConverter):
 
     convert_ins = convert_sub = convert_sup = convert_kbd = convert_mark = convert_u
     convert_s = convert_strike = convert_del = convert_u
+    convert_ruby = convert_rt = convert_rp = convert_u
 
     def convert_samp(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         return self.convert_code(el, text, parent_tags)
