@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from bs4.element import Tag
+from golden import read_case
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -19,7 +20,6 @@ from deckbuilder.media import link_media
 from deckbuilder.render import Renderer
 
 CASES = Path(__file__).parent / "data" / "html"
-OPTIONS_MARK = "---- options:"
 MARKDOWN_MARK = "---- expected markdown ----\n"
 REMOVED_MARK = "---- expected removed ----\n"
 MEDIA_MARK = "---- expected media ----\n"
@@ -44,11 +44,7 @@ class Case:
 
     @classmethod
     def read(cls, path: Path) -> Case:
-        text = path.read_text(encoding="utf-8")
-        options: tuple[str, ...] = ()
-        if text.startswith(OPTIONS_MARK):
-            header, _, text = text.partition("\n")
-            options = tuple(header.removeprefix(OPTIONS_MARK).strip(" -").split())
+        options, text = read_case(path)
         field, _, expected = text.partition(MARKDOWN_MARK)
         sections = {MARKDOWN_MARK: "", REMOVED_MARK: "", MEDIA_MARK: ""}
         mark = MARKDOWN_MARK

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pygments.lexers
 import pytest
+from golden import read_case
 
 from deckbuilder import highlight
 from deckbuilder.highlight import Highlighter, stylesheet
@@ -19,7 +20,6 @@ from deckbuilder.report import Severity
 
 CASES = Path(__file__).parent / "data" / "render"
 HTML_MARK = "---- expected html ----\n"
-OPTIONS_MARK = "---- options:"
 WARNINGS_MARK = "---- expected warnings ----\n"
 
 
@@ -40,11 +40,7 @@ class Case:
 
     @classmethod
     def read(cls, path: Path) -> Case:
-        text = path.read_text(encoding="utf-8")
-        options: tuple[str, ...] = ()
-        if text.startswith(OPTIONS_MARK):
-            header, _, text = text.partition("\n")
-            options = tuple(header.removeprefix(OPTIONS_MARK).strip(" -").split())
+        options, text = read_case(path)
         markdown, _, expected = text.partition(HTML_MARK)
         expected_html, _, warnings = expected.partition(WARNINGS_MARK)
         return cls(markdown, expected_html.rstrip("\n"), warnings.splitlines(), options)
