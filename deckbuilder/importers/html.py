@@ -23,6 +23,7 @@ there; styling (colours, fonts, alignment) is lost, as Markdown has none.
 
 from __future__ import annotations
 
+import html
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -471,6 +472,12 @@ class _Converter(MarkdownConverter):
             # Its address was unsafe and removed, or it had none; a link inside a
             # link is no link in a browser either.
             return text
+        if "]" in text:
+            # A `]` can only be in code here (text ones are escaped), where no escape
+            # works: `[`]:`](x)` would be read as a reference definition. Inline HTML
+            # keeps the link, and Markdown inside it still reads.
+            opening = f'<a href="{html.escape(_quote(href, url=True))}">'
+            return _wrap(text, opening, "</a>")
         return _wrap(text, "[", f"]({_quote(href, url=True)})")
 
     def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:
