@@ -18,6 +18,7 @@ from helpers import (
     collection_notes,
     import_apkg,
     new_collection,
+    read_apkg_notes,
     review_log_count,
 )
 
@@ -524,3 +525,21 @@ def test_decks_a_build_cannot_tell_apart_are_reported(tmp_path: Path) -> None:
         'decks "A-B" and "A/B" would both be built into a-b.apkg'
     )
     assert "--bundle" in warning.remedy
+
+
+def test_an_image_keeps_its_size_through_the_round_trip(tmp_path: Path) -> None:
+    col = new_collection(tmp_path)
+    try:
+        (tmp_path / "dot.png").write_bytes(PIXEL)
+        col.media.add_file(str(tmp_path / "dot.png"))
+        add(col, "Basic", "Default", [], "Which dot?", '<img src="dot.png" width="50">')
+        package = export(col, tmp_path / "deck.apkg")
+    finally:
+        col.close()
+    import_into_project(package, tmp_path / "project")
+
+    (built,) = build_project(tmp_path / "project")
+
+    (note,) = read_apkg_notes(built, tmp_path)
+    image = r'<img src="[0-9a-f]{20}\.png" alt="" width="50">'
+    assert re.fullmatch(image, note.fields["Back"])

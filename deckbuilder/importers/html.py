@@ -487,9 +487,17 @@ class _Converter(MarkdownConverter):
         src = str(el.get("src", "")).strip()
         if not src:
             return alt  # its source was unsafe and removed, or it had none
-        if _WEB.match(src):
-            return f"![{alt}]({_quote(src, url=True)})"
-        return f"![{alt}]({self._media_file(src)})"
+        path = _quote(src, url=True) if _WEB.match(src) else self._media_file(src)
+        size = [
+            f'{name}="{value}"'
+            for name in ("width", "height")
+            if (value := str(el.get(name, "")).strip()).isdigit()
+        ]
+        if size:
+            # Markdown has no size for an image; an <img> tag keeps the one it had.
+            text_alt = html.escape(str(el.get("alt", "")).strip())
+            return f'<img src="{html.escape(path)}" alt="{text_alt}" {" ".join(size)}>'
+        return f"![{alt}]({path})"
 
     def convert_audio(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         # Anki plays a file named in a `[sound:...]` tag, with its own controls.
