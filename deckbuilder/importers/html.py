@@ -417,8 +417,10 @@ class _Converter(MarkdownConverter):
     def convert_ul(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         if "_inline" in parent_tags:
             return _EDGE + text + _EDGE
-        if "li" in parent_tags:
+        nearest = el.find_parent(["li", "blockquote"])
+        if nearest is not None and nearest.name == "li":
             # Tight after the item's text; text after it is a paragraph of its own.
+            # In a quote, even one inside an item, a list needs a blank line first.
             return "\n" + text.strip("\n") + "\n\n"
         return "\n\n" + text.strip("\n") + "\n\n"
 
