@@ -820,9 +820,20 @@ def _resolve(text: str, *, inline: bool) -> str:
     return "".join(out)
 
 
+_SETEXT = re.compile(
+    r"(?P<above>^[^\n]*\S[^\n]*\n[ >]*)(?P<mark>=+|-+)(?=[ \t]*$)", re.MULTILINE
+)
+_SETEXT_ENTITIES = {"=": "&#61;", "-": "&#45;"}
+
+
 def _tidy(markdown: str, stash: list[_CodeBlock]) -> str:
     lines = [line.rstrip() for line in markdown.split("\n")]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    # A line of `=` or `-` under text makes it a heading, however the line was put
+    # together from the field's pieces; its first character then becomes a reference.
+    text = _SETEXT.sub(
+        lambda m: m["above"] + _SETEXT_ENTITIES[m["mark"][0]] + m["mark"][1:], text
+    )
 
     def unstash(match: re.Match[str]) -> str:
         # Every line of the block gets the indent or quote marks of its placeholder.
