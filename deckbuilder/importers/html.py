@@ -18,7 +18,9 @@ across tags such as `\\(x<sup>2</sup>\\)`); trailing spaces on code lines are dr
 a table keeps only the text of block content in its cells, on `<br>`-separated lines;
 formatting or a link around whole blocks (lists, tables, code) is dropped; code in a
 quote is an indented block, without its language, as our renderer reads no fence
-there; styling (colours, fonts, alignment) is lost, as Markdown has none.
+there; styling (colours, fonts, alignment) is lost, as Markdown has none; a `>` or
+`#` that starts a line only after a `<br>` in other markup (`<b>1</b><br><i>></i>`)
+can still read as a quote or heading marker (found by the long fuzz run).
 """
 
 from __future__ import annotations
