@@ -60,7 +60,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def build_with(cards: str = CARDS, vocab: str = VOCAB, **settings: object) -> Report:
     Path("cards/spanish.md").write_text(cards, encoding="utf-8")
     Path("cards/types/vocab.yaml").write_text(vocab, encoding="utf-8")
-    options = Options(**{"source_date_epoch": EPOCH, **settings})  # type: ignore[arg-type]
+    settings = {"source_date_epoch": EPOCH, **settings}
+    options = Options(**settings)  # type: ignore[arg-type]
     return build([Path("cards")], options)
 
 
