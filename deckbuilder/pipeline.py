@@ -125,6 +125,25 @@ def package_name(deck: str) -> str:
     return f"{cut}-{digest}"
 
 
+class PackageNames:
+    """The package file names of decks, and which deck took each name first."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}  # a deck's notes are many, its name is one
+        self._owners: dict[str, str] = {}
+
+    def name(self, deck: str) -> str:
+        """Return the package file stem of `deck` (see `package_name`)."""
+        return self._names.get(deck) or self._names.setdefault(
+            deck, package_name(deck)
+        )
+
+    def clash(self, deck: str) -> str | None:
+        """Return the other deck that has the package name of `deck`, if any."""
+        owner = self._owners.setdefault(self.name(deck), deck)
+        return owner if owner != deck else None
+
+
 def check(paths: Sequence[Path], options: Options) -> Report:
     """Parse and render everything under `paths`, write nothing, report problems."""
     report = Report()
@@ -342,14 +361,10 @@ def _group(
     if options.bundle is not None:
         return {options.bundle: list(notes)} if notes else {}
     packages: dict[str, list[N]] = {}
-    owners: dict[str, str] = {}
-    names: dict[str, str] = {}  # a deck's notes are many, its name is one
+    names = PackageNames()
     for note in notes:
-        name = names.get(note.deck) or names.setdefault(
-            note.deck, package_name(note.deck)
-        )
-        owner = owners.setdefault(name, note.deck)
-        if owner != note.deck:
+        name = names.name(note.deck)
+        if owner := names.clash(note.deck):
             report.error(
                 note.location,
                 f'decks "{owner}" and "{note.deck}" would both be written to '

@@ -263,3 +263,18 @@ def test_an_included_control_character_is_a_located_error(project: Path) -> None
         "\\x1f; Anki cannot store it in a note)",
     )
     assert packages() == []
+
+
+def test_decks_with_one_package_name_are_an_error(project: Path) -> None:
+    Path("cards/slash.md").write_text("---\ndeck: A/B\n---\n## q\n\na\n")
+    Path("cards/dash.md").write_text("---\ndeck: A-B\n---\n## r\n\nb\n")
+
+    report = build([Path("cards")], Options(source_date_epoch=EPOCH))
+
+    assert_located_error(
+        report,
+        project,
+        'cards/slash.md:4:1: error: decks "A-B" and "A/B" would both be written to '
+        "a-b.apkg (rename one of the decks)",
+    )
+    assert packages() == []

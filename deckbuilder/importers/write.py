@@ -219,17 +219,16 @@ def _card_files(
 def _package_clashes(card_files: Sequence[tuple[Path, str]]) -> Iterator[Diagnostic]:
     """Warn of decks whose names differ only where package names cannot (`A/B` and
     `A-B`): building them one package per deck would fail."""
-    from deckbuilder.pipeline import package_name
+    from deckbuilder.pipeline import PackageNames
 
-    owners: dict[str, tuple[Path, str]] = {}
+    names = PackageNames()
     for path, deck in card_files:
-        first = owners.setdefault(package_name(deck).casefold(), (path, deck))
-        if first[1] != deck:
+        if other := names.clash(deck):
             yield Diagnostic(
                 Location(path, 2),
                 Severity.WARNING,
-                f'decks "{first[1]}" and "{deck}" would both be built into '
-                f"{package_name(deck)}.apkg",
+                f'decks "{other}" and "{deck}" would both be built into '
+                f"{names.name(deck)}.apkg",
                 "build them with --bundle NAME, or rename one of the decks (in the "
                 "card file, and in Anki for its existing cards)",
             )
