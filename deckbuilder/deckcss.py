@@ -9,7 +9,7 @@ from pathlib import Path
 from deckbuilder import inputs
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Location, location_at
-from deckbuilder.sources import decode_utf8, project_root
+from deckbuilder.sources import decode_utf8, project_boundary
 
 CARD_CLASS = "deck"
 """Class of the element around every card; its `data-deck` holds Anki's `{{Deck}}`."""
@@ -187,8 +187,7 @@ def read_deck_css(value: object, card_file: Path, deck: str, where: Location) ->
         raise SourceError(
             "css must name a stylesheet", where, "write e.g. `css: decks/gans.css`"
         )
-    root = project_root(card_file)
-    boundary = Path(os.path.realpath(root if root else card_file.parent))
+    boundary = project_boundary(card_file)
     target = Path(os.path.realpath(card_file.parent / value.strip()))
     if not target.is_relative_to(boundary):
         raise SourceError(

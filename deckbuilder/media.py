@@ -14,7 +14,7 @@ from pathlib import Path
 
 from deckbuilder.model import Location
 from deckbuilder.report import Diagnostic, Severity
-from deckbuilder.sources import project_root
+from deckbuilder.sources import project_boundary
 
 _IMG_SRC = re.compile(
     r"""(?P<before><img\b[^>]*?\bsrc\s*=\s*)(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>[^\s"'>]+))""",  # noqa: E501
@@ -98,8 +98,7 @@ class _Linker:
     def boundary(self) -> Path:
         """The folder media must stay inside; looked up only for a field that has
         media, as the search for the project walks up the file system."""
-        root = project_root(self.path)
-        return Path(os.path.realpath(root if root else self.path.parent))
+        return project_boundary(self.path)
 
     def link(self, written: str, kind: str) -> str | None:
         """Return the package name for the file `written` refers to, or None."""

@@ -29,7 +29,7 @@ import yaml
 from deckbuilder import inputs
 from deckbuilder.errors import SourceError
 from deckbuilder.model import Location
-from deckbuilder.sources import project_root
+from deckbuilder.sources import project_boundary
 
 KEYS = ("id", "name", "kind", "fields", "templates", "css", "sort-field")
 KINDS = ("standard", "cloze")
@@ -84,8 +84,7 @@ def load_note_type(value: object, card_file: Path, location: Location) -> NoteTy
         )
     written = card_file.parent / value.strip()
     path = Path(os.path.realpath(written))
-    root = project_root(card_file)
-    boundary = Path(os.path.realpath(root if root else card_file.parent))
+    boundary = project_boundary(card_file)
     if not path.is_relative_to(boundary):
         raise SourceError(
             f"note type file {value.strip()} is outside the project",

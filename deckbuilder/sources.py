@@ -70,6 +70,13 @@ def project_root(path: Path) -> Path | None:
     return root
 
 
+def project_boundary(card_file: Path) -> Path:
+    """Return the folder that files a card file names must stay inside: its project,
+    else (outside any project) its own folder, symbolic links resolved."""
+    root = project_root(card_file)
+    return Path(os.path.realpath(root if root else card_file.parent))
+
+
 def default_deck(path: Path, folders: Sequence[Path] = ()) -> str:
     """Return the deck of a card file without a `deck` key.
 

@@ -195,7 +195,7 @@ def test_fields_without_media_never_search_for_the_project(
     from deckbuilder import media
 
     searched: list[Path] = []
-    monkeypatch.setattr(media, "project_root", lambda path: searched.append(path))
+    monkeypatch.setattr(media, "project_boundary", lambda path: searched.append(path))
 
     linked = media.link_media(
         "<p>No picture, just <code>&lt;img src=x&gt;</code></p>",
