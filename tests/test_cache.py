@@ -627,15 +627,21 @@ def test_package_with_cached_notes_to_write_reads_them_back(
     assert len(read) == 3
 
 
+def _cold_with_notes_that_do_not_read_back(cards: Path, out: Path) -> None:
+    """Build cold, then damage every cached note (not its summary) and delete the
+    package, so the next build must write it from notes that do not read back."""
+    cold(cards, out)
+    _change_rows(_cache_file(out), "notes", lambda e: e["note"].update(front=None))
+    (out / "cached.apkg").unlink()
+
+
 def test_note_that_does_not_read_back_is_rendered_again(
     cards: Path, tmp_path: Path
 ) -> None:
     # The summaries are whole, the notes are not: the package that must be written
     # is made of notes rendered again, and the report is a cold build's.
     out = tmp_path / "out"
-    cold(cards, out)
-    _change_rows(_cache_file(out), "notes", lambda e: e["note"].update(front=None))
-    (out / "cached.apkg").unlink()
+    _cold_with_notes_that_do_not_read_back(cards, out)
 
     report = pipeline.build([cards], options(out))
 
@@ -833,9 +839,7 @@ def test_unparsed_file_whose_note_does_not_read_back_is_parsed_again(
     cards: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    cold(cards, out)
-    _change_rows(_cache_file(out), "notes", lambda e: e["note"].update(front=None))
-    (out / "cached.apkg").unlink()
+    _cold_with_notes_that_do_not_read_back(cards, out)
     (cards / "new.md").write_text("## New?\n\nYes.\n")
 
     report = pipeline.build([cards], options(out))
