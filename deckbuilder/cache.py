@@ -9,7 +9,8 @@ in place only when its notes' contents, stylesheet, timestamp and path are the s
 and the file on disk is still the one written for them. A note's contents digest, its
 media and its diagnostics are also kept apart, in a small summary: a package left in
 place needs no more of its notes, so a rebuild reads back only the notes of the
-packages it writes. Notes of a build with errors are never kept. A cache that is
+packages it writes. A note whose rendering gave an error is never kept, and a build
+with errors that made the file removes it. A cache that is
 missing, unreadable, corrupt or from another version is ignored and rebuilt; it never
 fails a build.
 
@@ -24,12 +25,13 @@ through symbolic links that no fingerprint covers.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -53,7 +55,7 @@ from deckbuilder.cache_codec import (
 from deckbuilder.inputs import Inputs
 from deckbuilder.model import Card, CardSummary, FileSummary, Location
 from deckbuilder.options import Options
-from deckbuilder.report import Diagnostic
+from deckbuilder.report import Diagnostic, Severity
 
 if TYPE_CHECKING:
     from deckbuilder.media import MediaFile
@@ -65,6 +67,8 @@ FOLDER = ".deckbuilder-cache"
 """The cache's folder inside the output folder."""
 FORMAT = 4
 """Version of the file's layout; a file of another layout is replaced."""
+BATCH = 500
+"""Notes written at a time."""
 LIBRARIES = ("markdown", "pygments", "genanki")
 """Libraries whose output ends up in the notes or the packages."""
 NOT_RENDERING = frozenset(
@@ -112,6 +116,42 @@ class Stored:
         return self.card.anki_note_type if isinstance(self.card, Card) else None
 
 
+@dataclass(frozen=True)
+class NoteEntry:
+    """What the cache keeps of a rendered note, encoded where it was rendered."""
+
+    contents: str
+    """Digest of the note's contents, of which package keys are made."""
+    note: str | None
+    """The note and its diagnostics as JSON; None for a note the file cannot hold."""
+    summary: str
+    """The note's summary as JSON: contents digest, media and diagnostics."""
+
+
+def note_entry(note: Note, diagnostics: list[Diagnostic]) -> NoteEntry:
+    """Return the cache's entry for `note`, rendered with `diagnostics`."""
+    # A note is keyed on its card, but its contents also depend on the media files
+    # it shows: those are fingerprinted now, as they were when rendered, and
+    # packages are keyed on the notes' contents themselves.
+    files = {str(path): fingerprint(path) for path in files_of(note)}
+    contents = _digest(repr(note))
+    text = None
+    try:
+        entry = encode_rendered((note, diagnostics))
+    except TypeError:
+        pass
+    else:
+        entry.update(files=files, contents=contents)
+        text = json.dumps(entry)
+    summary = {
+        "files": files,
+        "contents": contents,
+        "media": encode(note.media),
+        "diagnostics": [encode_diagnostic(d) for d in diagnostics],
+    }
+    return NoteEntry(contents, text, json.dumps(summary))
+
+
 class BuildCache:
     """The notes and packages of earlier builds, in an SQLite file of JSON entries.
 
@@ -128,9 +168,14 @@ class BuildCache:
         self._notes_stored = 0
         """How many notes the file holds."""
         self._found: set[str] = set()
-        self._fresh: dict[str, tuple[Rendered, dict[str, list[object]], str]] = {}
-        """Notes rendered by this build, with their media's fingerprints and their
-        contents' digest, to be written when the build succeeds."""
+        self._fresh: set[str] = set()
+        """Keys of the notes rendered by this build and kept."""
+        self._pending: list[tuple[str, NoteEntry]] = []
+        """Entries of rendered notes not written yet."""
+        self._created = False
+        """Whether this build made the file, which a build with errors then removes."""
+        self._failed = False
+        """Whether writing failed, after which this build writes nothing more."""
         self._packages: dict[str, Any] = {}
         self._kept_packages: dict[str, Any] = {}
         self._contents: dict[int, str] = {}
@@ -335,25 +380,52 @@ class BuildCache:
         text = self._summaries.get(key)
         return text if isinstance(text, str) else None
 
-    def remember_note(self, key: str, rendered: Rendered) -> None:
-        """Store a freshly rendered note under `key`."""
-        note = rendered[0]
-        # A note is keyed on its card, but its contents also depend on the media files
-        # it shows: those are fingerprinted now, as they were when rendered, and
-        # packages are keyed on the notes' contents themselves.
-        files: dict[str, list[object]] = {}
-        for path in files_of(note):
-            files[str(path)] = fingerprint(path)
-        contents = _digest(repr(note))
-        self._contents[id(note)] = contents
-        self._fresh[key] = (rendered, files, contents)
+    def remember_note(
+        self, key: str, rendered: Rendered, entry: NoteEntry | None = None
+    ) -> None:
+        """Store a freshly rendered note under `key`, with its `note_entry` if it
+        was made where the note was rendered.
+
+        Notes are written in batches as they come, so that a build does not hold
+        them all; a note whose rendering gave an error is never kept, as what
+        fixes it (a missing file put in place, say) need not change its key.
+        """
+        if entry is None:
+            entry = note_entry(*rendered)
+        self._contents[id(rendered[0])] = entry.contents
+        if any(d.severity is Severity.ERROR for d in rendered[1]):
+            return
+        self._fresh.add(key)
+        self._pending.append((key, entry))
+        if len(self._pending) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._path is None or self._failed or not self._pending:
+            return
+        try:
+            if self._database is None:
+                self._create(self._path)
+                self._created = True
+            assert self._database is not None
+            with self._database:
+                self._write_notes(self._database)
+        except (OSError, sqlite3.Error):
+            # A cache that cannot be written costs speed, not correctness.
+            self._failed = True
+            self.close()
+        self._pending.clear()
 
     def package_key(
         self, path: Path, notes: Sequence[Note | Stored], css: str, timestamp: float
     ) -> str | None:
         """Return the key of the package at `path`, or None if a note is not cached."""
+        # A note's id is taken once: the note is let go once packed, and its id
+        # may then be another object's.
         keys = [
-            note.contents if isinstance(note, Stored) else self._contents.get(id(note))
+            note.contents
+            if isinstance(note, Stored)
+            else self._contents.pop(id(note), None)
             for note in notes
         ]
         known = [key for key in keys if key is not None]
@@ -387,12 +459,14 @@ class BuildCache:
 
     def save(self) -> None:
         """Write what this build made; forget what it did not use."""
-        if self._path is None:
+        if self._path is None or self._failed:
             return
+        self._flush()
         unused = self._notes_stored - len(self._found)
         unused_files = self._files_stored - len(self._files_found)
         if (
-            not self._fresh
+            not self._created
+            and not self._fresh
             and not self._fresh_files
             and not unused
             and not unused_files
@@ -404,23 +478,34 @@ class BuildCache:
                 self._create(self._path)
             assert self._database is not None
             with self._database:
-                self._write(self._database, unused > 0)
+                self._prune(self._database, unused > 0)
                 self._write_files(self._database, unused_files > 0)
         except (OSError, sqlite3.Error):
             pass  # a cache that cannot be written costs speed, not correctness
         finally:
             self.close()
 
-    def _write(self, database: sqlite3.Connection, prune: bool) -> None:
-        # Notes are written as they are encoded, never all held at once.
-        unwritten: set[str] = set()
+    def forget(self) -> None:
+        """End a build with errors: keep the notes written, but remove the file if
+        this build made it, as such a build leaves nothing in the output folder."""
+        self.close()
+        if self._created and self._path is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self._path}{suffix}").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self._path.parent.rmdir()
+
+    def _write_notes(self, database: sqlite3.Connection) -> None:
+        notes = [(key, entry.note) for key, entry in self._pending if entry.note]
+        database.executemany("INSERT OR REPLACE INTO notes VALUES (?, ?)", notes)
+        # A note the file cannot hold (a field of another kind) gets no summary
+        # either, so it is never found.
+        summaries = [(key, entry.summary) for key, entry in self._pending if entry.note]
         database.executemany(
-            "INSERT OR REPLACE INTO notes VALUES (?, ?)", self._encoded_notes(unwritten)
+            "INSERT OR REPLACE INTO summaries VALUES (?, ?)", summaries
         )
-        database.executemany(
-            "INSERT OR REPLACE INTO summaries VALUES (?, ?)",
-            self._encoded_summaries(unwritten),
-        )
+
+    def _prune(self, database: sqlite3.Connection, prune: bool) -> None:
         if prune:
             kept = [(key,) for key in (*self._found, *self._fresh)]
             database.execute("CREATE TEMP TABLE kept (key TEXT PRIMARY KEY)")
@@ -446,28 +531,6 @@ class BuildCache:
             database.execute(
                 "DELETE FROM files WHERE key NOT IN (SELECT key FROM kept_files)"
             )
-
-    def _encoded_notes(self, unwritten: set[str]) -> Iterator[tuple[str, str]]:
-        for key, (rendered, files, contents) in self._fresh.items():
-            try:
-                entry = encode_rendered(rendered)
-            except TypeError:
-                unwritten.add(key)
-                continue  # a field of a kind the file cannot hold: never cached
-            entry.update(files=files, contents=contents)
-            yield key, json.dumps(entry)
-
-    def _encoded_summaries(self, unwritten: set[str]) -> Iterator[tuple[str, str]]:
-        for key, ((note, diagnostics), files, contents) in self._fresh.items():
-            if key in unwritten:
-                continue
-            summary = {
-                "files": files,
-                "contents": contents,
-                "media": encode(note.media),
-                "diagnostics": [encode_diagnostic(d) for d in diagnostics],
-            }
-            yield key, json.dumps(summary)
 
     def _open(self, path: Path) -> None:
         if not path.is_file():

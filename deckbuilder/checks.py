@@ -38,24 +38,23 @@ class Checked(Protocol):
 C = TypeVar("C", bound=Checked)
 
 
-def select_cards(cards: Sequence[C], options: Options, report: Report) -> list[C]:
-    """Check `cards` and return those to ship, in source order."""
-    shipped = []
-    for card in cards:
-        if card.is_complete:
-            shipped.append(card)
-            continue
-        report.incomplete += 1
-        _report_incomplete(card, options, report)
-        if options.include_incomplete:
-            shipped.append(card)
+def ships(card: Checked, options: Options, report: Report) -> bool:
+    """Tell whether `card` goes into a package; report it if it is incomplete."""
+    if card.is_complete:
+        return True
+    report.incomplete += 1
+    _report_incomplete(card, options, report)
+    return options.include_incomplete
+
+
+def check_across(shipped: Sequence[Checked], report: Report) -> None:
+    """Report what is wrong between the cards to ship: ids, questions, spellings."""
     # Only shipped cards become notes, so only their ids (GUIDs) must be unique: two
     # unanswered copies of one question are a reminder, not a clash.
     check_ids(shipped, report)
     _check_questions(shipped, report)
     _check_deck_spelling(shipped, report)
     _check_tag_spelling(shipped, report)
-    return shipped
 
 
 def _report_incomplete(card: Checked, options: Options, report: Report) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import collections
 import gc
 import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from deckbuilder.model import Card
 from deckbuilder.report import Diagnostic
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult, Pool
+
+    from deckbuilder.cache import NoteEntry
     from deckbuilder.package import Note
     from deckbuilder.render import Renderer
 
@@ -23,12 +28,111 @@ moving cards and notes between processes costs 20 to 40 ms, as much as rendering
 to 40 cards (benchmarks/README.md); the margin keeps the loss small on a machine whose
 other core is busy. Below it a build renders in its own process, so small decks never
 wait for workers."""
-CHUNKS_PER_WORKER = 4
-"""Cards go out in this many chunks per worker, so that a worker given slow cards
-does not leave the others idle at the end."""
+CHUNK = 50
+"""Cards handed to a worker at a time: small enough that the first notes come back
+while the card files are still being read, and that no worker idles long at the
+end; large enough that moving them costs little beside rendering them."""
+
+Rendered = tuple["Note", list[Diagnostic], "NoteEntry | None"]
+"""A card's note, the diagnostics rendering it gave and, for a build with a cache,
+the cache's entry for it, encoded where the note was rendered."""
 
 _renderer: Renderer | None = None
 """The worker's renderer, built on its first chunk and reused for the rest."""
+
+
+class Rendering:
+    """Cards handed over as they are read, their notes given back in the same order.
+
+    Cards wait until there are `minimum` of them (default `MINIMUM`) and more than
+    one core (or `workers`): then worker processes start and render them in chunks
+    while the caller goes on reading cards and, later, writes packages from the
+    first notes. With fewer, the cards are rendered in this process when the notes
+    are asked for, so small decks never wait for workers; the notes are the same
+    either way. With `entries`, each note comes with its cache entry (see
+    `cache.note_entry`), encoded in the worker too.
+    """
+
+    def __init__(
+        self,
+        *,
+        entries: bool = False,
+        minimum: int | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self._entries = entries
+        self._minimum = MINIMUM if minimum is None else minimum
+        self._workers = workers if workers is not None else _cores()
+        self._waiting: list[Card] = []
+        self._chunks: collections.deque[AsyncResult[list[Rendered]]] = (
+            collections.deque()
+        )
+        self._pool: Pool | None = None
+
+    def __enter__(self) -> Rendering:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def add(self, card: Card) -> None:
+        """Hand over `card`; its note comes back from `results` in this order."""
+        self._waiting.append(card)
+        if self._pool is None and len(self._waiting) >= self._minimum:
+            self._start()
+        if self._pool is not None and len(self._waiting) >= CHUNK:
+            self._send()
+
+    def results(self) -> Iterator[Rendered]:
+        """Yield the note of every card handed over, in order, as each is ready.
+
+        Every card must have been handed over before the first note is asked for.
+        """
+        if self._pool is None:
+            yield from _rendered_here(self._waiting, self._entries)
+            return
+        if self._waiting:
+            self._send()
+        while self._chunks:
+            yield from self._chunks.popleft().get()
+
+    def close(self) -> None:
+        """Stop the workers, if any, whether or not every note was taken."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+    def _start(self) -> None:
+        if self._workers < 2:
+            return
+        # Imported before the workers start, so that forked workers inherit them.
+        import deckbuilder.notes  # noqa: F401
+        import deckbuilder.render  # noqa: F401
+
+        if self._entries:
+            import deckbuilder.cache  # noqa: F401
+        # Frozen objects are left out of garbage collection, so forked workers do not
+        # walk (and so copy) every page of the build's memory that they inherit.
+        gc.freeze()
+        try:
+            self._pool = _context().Pool(self._workers)
+        finally:
+            gc.unfreeze()
+
+    def _send(self) -> None:
+        assert self._pool is not None
+        chunk, self._waiting = self._waiting, []
+        for start in range(0, len(chunk), CHUNK):
+            self._chunks.append(
+                self._pool.apply_async(
+                    _render_in_worker, (chunk[start : start + CHUNK], self._entries)
+                )
+            )
 
 
 def render_cards(
@@ -40,72 +144,51 @@ def render_cards(
 ) -> list[tuple[Note, list[Diagnostic]]]:
     """Return each card's note and diagnostics, in the order of `cards`.
 
-    The list is emptied as its cards are rendered, or handed to a worker, so that a
-    build need not hold every card and every note at once. `done` is called once for
-    every card rendered. With at least `minimum` cards (default `MINIMUM`) and more
-    than one core (or `workers`), the cards are shared among worker processes; the
-    notes are the same either way.
+    The list is emptied as its cards are handed over. `done` is called once for
+    every card rendered. See `Rendering` for when workers render them.
     """
-    if not cards:
-        return []  # a rebuild with every note cached imports no renderer
-    count = workers if workers is not None else _cores()
-    if len(cards) < (MINIMUM if minimum is None else minimum) or count < 2:
-        return _render(cards, done)
-
-    size = -(-len(cards) // (count * CHUNKS_PER_WORKER))
-    chunks = -(-len(cards) // size)
-    # Imported before the workers start, so that forked workers inherit the modules.
-    import deckbuilder.notes  # noqa: F401
-    import deckbuilder.render  # noqa: F401
-
-    rendered = []
-    # Frozen objects are left out of garbage collection, so forked workers do not
-    # walk (and so copy) every page of the build's memory that they inherit.
-    gc.freeze()
-    try:
-        pool = _context().Pool(min(count, chunks))
-    finally:
-        gc.unfreeze()
-    with pool:
-        for chunk in pool.imap(_render_in_worker, _taken(cards, size)):
-            rendered += chunk
-            for _ in chunk:
-                done()
+    with Rendering(minimum=minimum, workers=workers) as rendering:
+        for card in cards:
+            rendering.add(card)
+        cards.clear()
+        rendered = []
+        for note, diagnostics, _ in rendering.results():
+            rendered.append((note, diagnostics))
+            done()
     return rendered
 
 
-def _taken(cards: list[Card], size: int) -> Iterator[list[Card]]:
-    """Yield `cards` in chunks of `size`, each removed from the list as it goes."""
-    while cards:
-        chunk = cards[:size]
-        del cards[:size]
-        yield chunk
-
-
-def _render(
-    cards: list[Card], done: Callable[[], object]
-) -> list[tuple[Note, list[Diagnostic]]]:
-    from deckbuilder.notes import card_note
+def _rendered_here(cards: list[Card], entries: bool) -> Iterator[Rendered]:
+    """Yield the notes of `cards` rendered in this process, emptying the list."""
+    if not cards:
+        return  # a rebuild with every note cached imports no renderer
     from deckbuilder.render import Renderer
 
     renderer = Renderer()
-    rendered = []
     cards.reverse()
     while cards:
-        rendered.append(card_note(cards.pop(), renderer))
-        done()
-    return rendered
+        yield _render_one(cards.pop(), renderer, entries)
 
 
-def _render_in_worker(cards: Sequence[Card]) -> list[tuple[Note, list[Diagnostic]]]:
+def _render_one(card: Card, renderer: Renderer, entries: bool) -> Rendered:
     from deckbuilder.notes import card_note
+
+    note, diagnostics = card_note(card, renderer)
+    if not entries:
+        return note, diagnostics, None
+    from deckbuilder.cache import note_entry
+
+    return note, diagnostics, note_entry(note, diagnostics)
+
+
+def _render_in_worker(cards: list[Card], entries: bool) -> list[Rendered]:
     from deckbuilder.render import Renderer
 
     global _renderer
     if _renderer is None:
         _renderer = Renderer()
     renderer = _renderer
-    return [card_note(card, renderer) for card in cards]
+    return [_render_one(card, renderer, entries) for card in cards]
 
 
 def _cores() -> int:
@@ -115,7 +198,7 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> Any:
     # Forking starts a worker that already holds the imported renderer, in a few
     # milliseconds. It is safe only with no other threads running, and only on Linux:
     # macOS system libraries may crash in a forked child.

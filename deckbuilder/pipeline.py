@@ -2,70 +2,42 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast, overload
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
 from deckbuilder import inputs
-from deckbuilder.checks import select_cards
+from deckbuilder.checks import check_across, ships
 from deckbuilder.errors import OutputError, SourceError
 from deckbuilder.files import commit, discard, remove_abandoned
 from deckbuilder.model import Card, CardFile, CardSummary, FileSummary, Location
 from deckbuilder.options import Options
-from deckbuilder.report import Diagnostic, Report
+from deckbuilder.report import Diagnostic, Report, Severity
 from deckbuilder.sources import find_sources, read_input
 
 if TYPE_CHECKING:
     from deckbuilder.cache import BuildCache, Stored
     from deckbuilder.package import Note
+    from deckbuilder.parallel import Rendering
 
 T = TypeVar("T")
 N = TypeVar("N", "Note", "Stored", "Note | Stored")
+Placed: TypeAlias = "Card | CardSummary | Note | Stored"
+"""A card, or its note: each knows its deck, place and deck CSS."""
 _NAME_BYTES = 200
 """Longest package file stem, in UTF-8 bytes."""
 
 
-@overload
 def load(
     paths: Sequence[Path], report: Report, options: Options | None = None
-) -> list[CardFile]: ...
-
-
-@overload
-def load(
-    paths: Sequence[Path],
-    report: Report,
-    options: Options | None = None,
-    *,
-    cache: BuildCache,
-) -> list[CardFile | FileSummary]: ...
-
-
-def load(
-    paths: Sequence[Path],
-    report: Report,
-    options: Options | None = None,
-    *,
-    cache: BuildCache | None = None,
-) -> list[CardFile] | list[CardFile | FileSummary]:
-    """Parse every card file under `paths`, recording problems in `report`.
-
-    With a `cache`, a file that need not be parsed again gives a summary instead.
-    """
-    files: list[CardFile | FileSummary] = []
-    for path in _counted(find_sources(paths), "reading", options):
-        try:
-            parsed = _parse(path, options, cache)
-        except SourceError as error:
-            assert error.location is not None
-            report.error(error.location, error.message, error.remedy)
-            continue
-        report.diagnostics.extend(parsed[1])
-        files.append(parsed[0])
-    return files
+) -> list[CardFile]:
+    """Parse every card file under `paths`, recording problems in `report`."""
+    return cast("list[CardFile]", list(_loaded(paths, report, options, None)))
 
 
 def _parse(
@@ -190,111 +162,295 @@ def build(paths: Sequence[Path], options: Options) -> Report:
 def _build(
     paths: Sequence[Path], options: Options, report: Report, cache: BuildCache | None
 ) -> None:
-    from deckbuilder.package import stage_package
+    from deckbuilder import parallel
 
-    notes = _compile_cached(paths, options, report, cache)
-    for file in {file.path for note in notes for file in note.media}:
-        inputs.record_file(file)  # media are read while rendering, maybe in a worker
-    packages = _group(notes, options, report)
-    if report.errors:
-        return
-
-    # What builds killed while writing left behind, looked for once: a folder of
-    # N packages searched for each package would cost N * N.
-    remove_abandoned(options.out)
-    css = _stylesheet(notes)
-    staged: list[tuple[Path | None, Path]] = []
+    packages = None
     try:
-        for name, group in _counted(list(packages.items()), "packaging", options):
-            path = options.out / f"{name}.apkg"
-            timestamp = _timestamp(group, options)
-            key = None
-            if cache is not None:
-                key = cache.package_key(path, group, css, timestamp)
-                if cache.package_is_current(path, key):
-                    staged.append((None, path))
-                    continue
-            written = stage_package(
-                _read(group, cache, options), path, css, timestamp, tidy=False
-            )
-            staged.append((written, path))
-            if cache is not None:
-                cache.remember_package(path, key, written)
-        for staged_file, path in staged:
-            if staged_file is not None:
-                commit(staged_file, path)
-            report.packages.append(str(path))
-    except (OutputError, SourceError) as error:
-        assert error.location is not None
-        report.error(error.location, error.message, error.remedy)
+        # Packages are staged as their last notes come back from the workers,
+        # while the workers render the notes of the next ones.
+        with parallel.Rendering(entries=cache is not None) as rendering:
+            plan = _plan(paths, options, report, cache, rendering)
+            packages = _Packages(plan.cards, options, report, cache)
+            plan.cards.clear()  # rendering lets each card go once it is done
+            for note in _notes(plan, rendering, report, cache, options):
+                packages.add(note)
+        packages.commit()
     finally:
-        for staged_file, _ in staged:
-            if staged_file is not None:
-                discard(staged_file)
-    if cache is not None and not report.errors:
-        cache.save()
+        if packages is not None:
+            packages.discard()
+    if cache is not None:
+        if report.errors:
+            cache.forget()
+        else:
+            cache.save()
+    if report.errors:
+        packages.remove_created()
 
 
 def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:
     """Return the note of every card to ship, all rendered, none from a cache."""
-    notes = _compile_cached(paths, options, report, None)
+    from deckbuilder import parallel
+
+    with parallel.Rendering() as rendering:
+        plan = _plan(paths, options, report, None, rendering)
+        notes = list(_notes(plan, rendering, report, None, options))
     return cast("list[Note]", notes)  # only a cache gives `Stored` notes
 
 
-def _compile_cached(
+@dataclass
+class _Plan:
+    """The cards to ship, in order, and the notes the cache had for them."""
+
+    cards: list[Card | CardSummary]
+    keys: list[str]
+    found: list[tuple[Stored, list[Diagnostic]] | None]
+    """Each card's note from the cache; None for the cards handed over to render."""
+
+
+def _plan(
     paths: Sequence[Path],
     options: Options,
     report: Report,
     cache: BuildCache | None,
-) -> list[Note | Stored]:
-    """Return the note of every card to ship; a cached one, unread, as `Stored`."""
-    from deckbuilder import parallel
+    rendering: Rendering,
+) -> _Plan:
+    """Read the card files, check their cards and hand over those to render.
 
-    files: Sequence[CardFile | FileSummary] = (
-        load(paths, report, options)
-        if cache is None
-        else load(paths, report, options, cache=cache)
-    )
-    cards = select_cards(
-        [card for file in files for card in file.cards], options, report
-    )
-    tick = _ticker("rendering", len(cards), options)
+    Cards are handed over file by file, so that workers render the first files
+    while the next are read; whether a card ships is its own business (see
+    `checks.ships`), and the checks across cards only add diagnostics.
+    """
+    plan = _Plan([], [], [])
+    read = Report()
+    incomplete = Report()
+    for file in _loaded(paths, read, options, cache):
+        for card in file.cards:
+            if not ships(card, options, incomplete):
+                continue
+            key = ""
+            found = None
+            if cache is not None:
+                key = card.key if isinstance(card, CardSummary) else cache.key(card)
+                found = cache.stored(key, card)
+            if found is None:
+                rendering.add(_parsed(card, cache, options))
+            plan.cards.append(card)
+            plan.keys.append(key)
+            plan.found.append(found)
+    report.diagnostics += read.diagnostics + incomplete.diagnostics
+    report.incomplete += incomplete.incomplete
+    check_across(plan.cards, report)
+    report.decks = len({card.deck for card in plan.cards})
+    report.cards = len(plan.cards)
+    return plan
 
-    # Cards found in the cache are done at once; the rest are rendered, on every
-    # core when there are enough of them.
-    keys = []
-    if cache is not None:
-        keys = [
-            card.key if isinstance(card, CardSummary) else cache.key(card)
-            for card in cards
-        ]
-    results: list[tuple[Note | Stored, list[Diagnostic]] | None] = [None] * len(cards)
-    if cache is not None:
-        results = [
-            cache.stored(key, card) for key, card in zip(keys, cards, strict=True)
-        ]
-        for _ in filter(None, results):
-            tick()
-    missing = [index for index, result in enumerate(results) if result is None]
-    report.decks = len({card.deck for card in cards})
-    report.cards = len(cards)
-    pending = [_parsed(cards[index], cache, options) for index in missing]
-    # Rendering lets each card go once it is done; so must this function (a cached
-    # note keeps its card, to render it again should the note not read back).
-    del files, cards
-    rendered = parallel.render_cards(pending, done=tick)
-    for index, fresh in zip(missing, rendered, strict=True):
-        results[index] = fresh
+
+def _loaded(
+    paths: Sequence[Path],
+    report: Report,
+    options: Options | None,
+    cache: BuildCache | None,
+) -> Iterator[CardFile | FileSummary]:
+    """Yield each card file under `paths` parsed, or, with a `cache`, its summary
+    where it need not be parsed again."""
+    for path in _counted(find_sources(paths), "reading", options):
+        try:
+            parsed = _parse(path, options, cache)
+        except SourceError as error:
+            assert error.location is not None
+            report.error(error.location, error.message, error.remedy)
+            continue
+        report.diagnostics.extend(parsed[1])
+        yield parsed[0]
+
+
+def _notes(
+    plan: _Plan,
+    rendering: Rendering,
+    report: Report,
+    cache: BuildCache | None,
+    options: Options,
+) -> Iterator[Note | Stored]:
+    """Yield the note of every card in `plan`, rendered ones as they come back;
+    their diagnostics go to `report` in the cards' order."""
+    tick = _ticker("rendering", len(plan.found), options)
+    for _ in filter(None, plan.found):
+        tick()
+    rendered = rendering.results()
+    for index, found in enumerate(plan.found):
+        if found is not None:
+            plan.found[index] = None  # let it go once packed
+            report.diagnostics.extend(found[1])
+            yield found[0]
+            continue
+        note, diagnostics, entry = next(rendered)
+        tick()
         if cache is not None:
-            cache.remember_note(keys[index], fresh)
-
-    notes = []
-    for result in results:
-        assert result is not None
-        note, diagnostics = result
+            cache.remember_note(plan.keys[index], (note, diagnostics), entry)
         report.diagnostics.extend(diagnostics)
-        notes.append(note)
-    return notes
+        yield note
+
+
+class _Packages:
+    """The packages of a build, each staged as soon as its last note arrives and
+    all moved into place at the end, unless the build has errors."""
+
+    def __init__(
+        self,
+        cards: Sequence[Card | CardSummary],
+        options: Options,
+        report: Report,
+        cache: BuildCache | None,
+    ) -> None:
+        self._options = options
+        self._report = report
+        self._cache = cache
+        self._errors: list[Diagnostic] = []
+        """Errors found here, reported after the notes' diagnostics."""
+        names = _package_names(cards, options, self._errors)
+        self._names = iter(names)
+        self._left = collections.Counter(name for name in names if name is not None)
+        self._notes: dict[str, list[Note | Stored]] = {name: [] for name in self._left}
+        self._staged: dict[str, Path | None] = {}
+        self._css = _stylesheet(cards)
+        self._created = _missing_folder(options.out)
+        self._tick: Callable[[], None] | None = None
+        if self._writing:
+            # What builds killed while writing left behind, looked for once: a
+            # folder of N packages searched for each package would cost N * N.
+            remove_abandoned(options.out)
+
+    def add(self, note: Note | Stored) -> None:
+        """Take the next note, in the order of the cards."""
+        for file in note.media:
+            inputs.record_file(file.path)  # read while rendering, maybe in a worker
+        name = next(self._names)
+        if name is None or not self._writing:
+            return
+        self._notes[name].append(note)
+        self._left[name] -= 1
+        if self._left[name] == 0:
+            self._stage(name)
+
+    @property
+    def _writing(self) -> bool:
+        return not self._report.errors and not self._errors
+
+    def commit(self) -> None:
+        """Move every staged package into place, unless the build has errors."""
+        self._report.diagnostics.extend(self._errors)
+        self._errors = []
+        if self._report.errors:
+            return
+        for name in self._notes:  # in the order of their first cards
+            path = self._options.out / f"{name}.apkg"
+            staged = self._staged.pop(name)
+            if staged is not None:
+                commit(staged, path)
+            self._report.packages.append(str(path))
+
+    def discard(self) -> None:
+        """Remove the staged packages not moved into place."""
+        for staged in self._staged.values():
+            if staged is not None:
+                discard(staged)
+        self._staged.clear()
+
+    def remove_created(self) -> None:
+        """Remove the output folders this build made, where they are empty."""
+        if self._created is not None:
+            _remove_created(self._options.out, self._created)
+
+    def _stage(self, name: str) -> None:
+        from deckbuilder.package import stage_package
+
+        if self._tick is None:
+            self._tick = _ticker("packaging", len(self._notes), self._options)
+        group = self._notes[name]
+        self._notes[name] = []  # the notes go once packed; the name keeps its place
+        path = self._options.out / f"{name}.apkg"
+        timestamp = _timestamp(group, self._options)
+        cache = self._cache
+        key = None
+        try:
+            if cache is not None:
+                key = cache.package_key(path, group, self._css, timestamp)
+                if cache.package_is_current(path, key):
+                    self._staged[name] = None
+                    self._tick()
+                    return
+            notes = _read(group, cache, self._options)
+            del group
+            written = stage_package(notes, path, self._css, timestamp, tidy=False)
+        except (OutputError, SourceError) as error:
+            assert error.location is not None
+            self._errors.append(
+                Diagnostic(error.location, Severity.ERROR, error.message, error.remedy)
+            )
+            return
+        self._staged[name] = written
+        if cache is not None:
+            cache.remember_package(path, key, written)
+        self._tick()
+
+
+def _package_names(
+    cards: Sequence[Placed], options: Options, errors: list[Diagnostic]
+) -> list[str | None]:
+    """Return the package of each card; None for a card that has none, with an
+    error in `errors` saying why."""
+    if options.out.exists() and not options.out.is_dir():
+        errors.append(
+            Diagnostic(
+                Location(options.out, 1),
+                Severity.ERROR,
+                f"output folder {options.out} is a file",
+                "choose another folder with --out",
+            )
+        )
+        return [None] * len(cards)
+    if options.bundle is not None:
+        return [options.bundle] * len(cards)
+    names = PackageNames()
+    packages: list[str | None] = []
+    for card in cards:
+        name = names.name(card.deck)
+        if owner := names.clash(card.deck):
+            errors.append(
+                Diagnostic(
+                    card.location,
+                    Severity.ERROR,
+                    f'decks "{owner}" and "{card.deck}" would both be written to '
+                    f"{name}.apkg",
+                    "rename one of the decks",
+                )
+            )
+            packages.append(None)
+            continue
+        packages.append(name)
+    return packages
+
+
+def _missing_folder(folder: Path) -> Path | None:
+    """Return the outermost folder of `folder` that does not exist yet, if any."""
+    missing = None
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing = parent
+    return missing
+
+
+def _remove_created(folder: Path, created: Path) -> None:
+    """Remove `folder` and its parents up to `created`, the ones this build made,
+    where they are still empty."""
+    for parent in (folder, *folder.parents):
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        if parent == created:
+            return
 
 
 def _parsed(
@@ -351,28 +507,12 @@ def _card_again(summary: CardSummary, cache: BuildCache, options: Options) -> Ca
 def _group(
     notes: Sequence[N], options: Options, report: Report
 ) -> dict[str, list[N]]:
-    if options.out.exists() and not options.out.is_dir():
-        report.error(
-            Location(options.out, 1),
-            f"output folder {options.out} is a file",
-            "choose another folder with --out",
-        )
-        return {}
-    if options.bundle is not None:
-        return {options.bundle: list(notes)} if notes else {}
+    errors: list[Diagnostic] = []
     packages: dict[str, list[N]] = {}
-    names = PackageNames()
-    for note in notes:
-        name = names.name(note.deck)
-        if owner := names.clash(note.deck):
-            report.error(
-                note.location,
-                f'decks "{owner}" and "{note.deck}" would both be written to '
-                f"{name}.apkg",
-                "rename one of the decks",
-            )
-            continue
-        packages.setdefault(name, []).append(note)
+    for note, name in zip(notes, _package_names(notes, options, errors), strict=True):
+        if name is not None:
+            packages.setdefault(name, []).append(note)
+    report.diagnostics.extend(errors)
     return packages
 
 
@@ -388,7 +528,7 @@ def _timestamp(notes: Sequence[Note | Stored], options: Options) -> float:
     return max(source.stat().st_mtime for source in sources)
 
 
-def _stylesheet(notes: Sequence[Note | Stored]) -> str:
+def _stylesheet(notes: Sequence[Placed]) -> str:
     from deckbuilder.highlight import stylesheet
 
     # One note type serves every deck, so every package of a build carries the CSS of

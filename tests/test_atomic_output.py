@@ -16,11 +16,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import read_apkg_notes
 
-from deckbuilder import Options, build
+from deckbuilder import Options, build, package
 
 EPOCH = 1_700_000_000
 DECKS = ("Alpha", "Beta", "Gamma", "Delta")
@@ -215,3 +216,49 @@ def test_a_build_looks_through_its_output_folder_once(
     assert len(report.packages) == 6
     scans = [path for path in listed if os.path.abspath(str(path)) == str(out)]
     assert scans == [out]
+
+
+def _two_decks_the_second_broken(root: Path) -> Path:
+    cards = root / "cards"
+    cards.mkdir()
+    (cards / "a.md").write_text("---\ndeck: A\n---\n## Q?\n\nA.\n")
+    (cards / "b.md").write_text("---\ndeck: B\n---\n## Q?\n\n![](missing.png)\n")
+    return cards
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_an_error_after_a_package_was_staged_writes_nothing(
+    tmp_path: Path, cache: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Deck A's package is staged before B's card is rendered, and B's card fails.
+    cards = _two_decks_the_second_broken(tmp_path)
+    out = tmp_path / "made" / "for" / "build"
+    staged: list[Path] = []
+    stage_package = package.stage_package
+
+    def recorded(*args: Any, **kwargs: Any) -> Path:
+        staged.append(stage_package(*args, **kwargs))
+        return staged[-1]
+
+    monkeypatch.setattr(package, "stage_package", recorded)
+
+    report = build([cards], Options(out=out, source_date_epoch=EPOCH, cache=cache))
+
+    assert [d.message for d in report.errors] == ["image 'missing.png' not found"]
+    assert [path.parent for path in staged] == [out]
+    assert report.packages == []
+    assert not (tmp_path / "made").exists()
+
+
+def test_an_error_after_a_package_was_staged_leaves_the_old_packages(
+    tmp_path: Path,
+) -> None:
+    cards = _two_decks_the_second_broken(tmp_path)
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "a.apkg").write_bytes(b"the last build's")
+
+    build([cards], Options(out=out, source_date_epoch=EPOCH))
+
+    assert sorted(path.name for path in out.iterdir()) == ["a.apkg"]
+    assert (out / "a.apkg").read_bytes() == b"the last build's"

@@ -462,22 +462,25 @@ def test_note_and_diagnostics_round_trip_through_the_file(tmp_path: Path) -> Non
     assert reader.note("other") is None
 
 
+@pytest.mark.parametrize("cache", [False, True])
 def test_parallel_rendering_gives_the_same_packages(
-    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: bool
 ) -> None:
-    serial = cold(cards, tmp_path / "serial", cache=False)
+    serial = cold(cards, tmp_path / "serial", cache=cache)
     monkeypatch.setattr(parallel, "MINIMUM", 1)
-    calls: list[int] = []
-    render_cards = parallel.render_cards
+    monkeypatch.setattr(parallel, "CHUNK", 1)  # packages written while others render
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    started: list[int] = []
+    start = parallel.Rendering._start
 
-    def forced(cards: object, **kwargs: object) -> object:
-        calls.append(1)
-        return render_cards(cards, workers=2, **kwargs)  # type: ignore[arg-type]
+    def counted(rendering: parallel.Rendering) -> None:
+        started.append(1)
+        start(rendering)
 
-    monkeypatch.setattr(parallel, "render_cards", forced)
+    monkeypatch.setattr(parallel.Rendering, "_start", counted)
 
-    assert cold(cards, tmp_path / "parallel", cache=False) == serial
-    assert calls
+    assert cold(cards, tmp_path / "parallel", cache=cache) == serial
+    assert started
 
 
 def test_render_cards_in_workers_matches_one_process(cards: Path) -> None:

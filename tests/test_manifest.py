@@ -248,15 +248,15 @@ def test_package_changed_by_hand_is_written_again(
 
 
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Count the times a build parses the card files."""
+    """Count the times a build reads the card files."""
     calls: list[object] = []
-    load = pipeline.load
+    loaded = pipeline._loaded
 
     def counted(*args: object, **kwargs: object) -> object:
         calls.append(args)
-        return load(*args, **kwargs)  # type: ignore[arg-type]
+        return loaded(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "load", counted)
+    monkeypatch.setattr(pipeline, "_loaded", counted)
     return calls
 
 

@@ -34,6 +34,7 @@ def test_build_reports_each_step_item_by_item(cards: Path, tmp_path: Path) -> No
 
     build([cards], Options(out=tmp_path / "out", progress=_record(events)))
 
+    # Deck A's package is written once its two notes are rendered, before B's card.
     assert events == [
         ("reading", 0, 2),
         ("reading", 1, 2),
@@ -41,9 +42,9 @@ def test_build_reports_each_step_item_by_item(cards: Path, tmp_path: Path) -> No
         ("rendering", 0, 3),
         ("rendering", 1, 3),
         ("rendering", 2, 3),
-        ("rendering", 3, 3),
         ("packaging", 0, 2),
         ("packaging", 1, 2),
+        ("rendering", 3, 3),
         ("packaging", 2, 2),
     ]
 
