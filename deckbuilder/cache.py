@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
 FOLDER = ".deckbuilder-cache"
 """The cache's folder inside the output folder."""
-FORMAT = 4
+FORMAT = 5
 """Version of the file's layout; a file of another layout is replaced."""
 BATCH = 500
 """Notes written at a time."""
@@ -146,6 +146,7 @@ def note_entry(note: Note, diagnostics: list[Diagnostic]) -> NoteEntry:
     summary = {
         "files": files,
         "contents": contents,
+        "line": note.location.line,
         "media": encode(note.media),
         "diagnostics": [encode_diagnostic(d) for d in diagnostics],
     }
@@ -203,7 +204,7 @@ class BuildCache:
         known = self._card_keys.pop(id(card), None)
         if known is not None and known[0] is card:
             return known[1]
-        return _digest(self._salt, repr(card))
+        return _card_key(self._salt, card)
 
     def parsed(
         self, path: Path, data: bytes
@@ -256,7 +257,7 @@ class BuildCache:
         if self._path is None or read.files or read.listings:
             return
         cards = parsed.file.cards
-        keys = [_digest(self._salt, repr(card)) for card in cards]
+        keys = [_card_key(self._salt, card) for card in cards]
         self._card_keys.update(
             (id(card), (card, key)) for card, key in zip(cards, keys, strict=True)
         )
@@ -308,15 +309,18 @@ class BuildCache:
             return None
         try:
             summary = json.loads(text)
-            contents = summary["contents"]
-            if not isinstance(contents, str):
-                raise TypeError("contents")
+            contents, line = summary["contents"], summary["line"]
+            if not isinstance(contents, str) or type(line) is not int:
+                raise TypeError("contents or line")
             check_files(summary["files"])
             media = decode_media(summary["media"])
             diagnostics = decode_diagnostics(summary["diagnostics"])
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
         self._found.add(key)
+        lines = card.location.line - line
+        if lines:
+            diagnostics = [_moved(d, card.location.path, lines) for d in diagnostics]
         return Stored(key, card, media, contents), diagnostics
 
     def read(self, stored: Stored) -> Note | None:
@@ -324,9 +328,8 @@ class BuildCache:
         rendered = self._entry(stored.key)
         if rendered is None or rendered[1] != stored.contents:
             return None
-        note = rendered[0][0]
-        self._contents[id(note)] = stored.contents
-        return note
+        # A card keeps its key when lines above it come or go: its note moves too.
+        return dataclasses.replace(rendered[0][0], location=stored.location)
 
     def note(self, key: str) -> Rendered | None:
         """Return the note and diagnostics stored under `key`, if any."""
@@ -421,14 +424,19 @@ class BuildCache:
     ) -> str | None:
         """Return the key of the package at `path`, or None if a note is not cached."""
         # A note's id is taken once: the note is let go once packed, and its id
-        # may then be another object's.
+        # may then be another object's. A cached note's contents are those of its
+        # card where it was when rendered, so its place now is added.
         keys = [
             note.contents
             if isinstance(note, Stored)
             else self._contents.pop(id(note), None)
             for note in notes
         ]
-        known = [key for key in keys if key is not None]
+        known = [
+            _digest(key, str(note.location))
+            for key, note in zip(keys, notes, strict=True)
+            if key is not None
+        ]
         if len(known) < len(keys):
             return None
         return _digest(self._salt, str(path), css, repr(timestamp), *known)
@@ -625,6 +633,19 @@ def _code_version() -> str:
         except metadata.PackageNotFoundError:
             versions.append(f"{library} unknown")
     return _digest(files.hexdigest(), *versions)
+
+
+def _card_key(salt: str, card: Card) -> str:
+    # Keyed as if the card began on line 1, so that lines added or removed above
+    # it leave its note in the cache: only its place changes (see `read`).
+    return _digest(salt, repr(card.moved(1 - card.location.line)))
+
+
+def _moved(diagnostic: Diagnostic, path: Path, lines: int) -> Diagnostic:
+    """Return `diagnostic` moved with its card, if it is in the card's file."""
+    if diagnostic.location.path != path:
+        return diagnostic
+    return dataclasses.replace(diagnostic, location=diagnostic.location.moved(lines))
 
 
 def _digest(*parts: str) -> str:

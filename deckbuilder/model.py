@@ -26,6 +26,10 @@ class Location:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
 
+    def moved(self, lines: int) -> Location:
+        """Return this place `lines` lines further down its file."""
+        return dataclasses.replace(self, line=self.line + lines)
+
 
 @dataclass(frozen=True)
 class CodeBlock:
@@ -127,6 +131,27 @@ class Card:
 
     def replace(self, **changes: object) -> Card:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def moved(self, lines: int) -> Card:
+        """Return the card as it parses `lines` lines further down its file: every
+        line it holds moves, nothing else changes."""
+        return dataclasses.replace(
+            self,
+            location=self.location.moved(lines),
+            question_line=self.question_line + lines,
+            answer_line=self.answer_line + lines,
+            blocks=tuple(
+                dataclasses.replace(block, location=block.location.moved(lines))
+                for block in self.blocks
+            ),
+            metadata_line=(
+                None if self.metadata_line is None else self.metadata_line + lines
+            ),
+            fields=tuple(
+                dataclasses.replace(field, line=field.line + lines)
+                for field in self.fields
+            ),
+        )
 
 
 @dataclass(frozen=True)

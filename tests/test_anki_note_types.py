@@ -267,3 +267,22 @@ def test_two_cards_with_one_guid_are_an_error_naming_both(project: Path) -> None
         "delete one (a file left from an earlier import?), or its guid to make it a "
         "new note)",
     )
+
+
+def test_a_card_with_fields_moved_down_its_file_is_its_moved_self(
+    project: Path,
+) -> None:
+    # The cache keys cards on their moved selves (see test_parse.py): field
+    # sections hold lines too.
+    from deckbuilder.parse import read_card_file
+
+    Path("cards/types/vocab.yaml").write_text(VOCAB, encoding="utf-8")
+    path = Path("cards/spanish.md")
+    path.write_text(CARDS, encoding="utf-8")
+    cards = read_card_file(path).file.cards
+    path.write_text(CARDS.replace("---\n\n## gato", "---\n\nA word.\n\n## gato"))
+
+    moved = read_card_file(path).file.cards
+
+    assert cards[0].fields
+    assert moved == tuple(card.moved(2) for card in cards)

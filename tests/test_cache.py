@@ -17,7 +17,7 @@ import pytest
 import deckbuilder
 from deckbuilder import cache, inputs, notes, parallel, pipeline
 from deckbuilder.cache import BuildCache
-from deckbuilder.model import Location
+from deckbuilder.model import Card, Location
 from deckbuilder.options import Options
 from deckbuilder.package import Note
 from deckbuilder.report import Diagnostic, Report, Severity
@@ -120,6 +120,47 @@ def test_changed_content_gives_what_a_cold_build_gives(
 
     assert packages(out) == cold(cards, tmp_path / "cold")
     assert packages(out)["cached.apkg"] != first["cached.apkg"]
+
+
+def test_lines_added_above_cards_render_nothing_and_move_their_notes(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    pipeline.build([cards], options(out))
+    path = cards / "cached.md"
+    path.write_text(DECK.replace("---\n## What", "---\nSquares.\n\n## What", 1))
+    no_rendering(monkeypatch)
+
+    report = pipeline.build([cards], options(out))
+
+    # The unknown language's warning (its fence is on line 22) moved down with its
+    # card, as did the notes' Source fields in the package.
+    assert [d.location.line for d in report.warnings] == [24]
+    monkeypatch.undo()
+    same_as_cold(cards, tmp_path, report)
+
+
+def test_an_edited_card_is_the_only_one_rendered_again(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    pipeline.build([cards], options(out))
+    path = cards / "cached.md"
+    path.write_text(DECK.replace("Nine, see", "Nine.\n\nThat is, see", 1))
+    rendered: list[str] = []
+    card_note = notes.card_note
+
+    def counted(card: Card, renderer: object) -> object:
+        rendered.append(card.title)
+        return card_note(card, renderer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(notes, "card_note", counted)
+
+    report = pipeline.build([cards], options(out))
+
+    assert rendered == ["What is $x^2$ for $x = 3$?"]
+    monkeypatch.undo()
+    same_as_cold(cards, tmp_path, report)
 
 
 def test_changed_included_code_gives_what_a_cold_build_gives(

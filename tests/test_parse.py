@@ -224,3 +224,37 @@ def test_info_strings_split_as_a_shell_splits_them(info: str) -> None:
     language, *options = shlex.split(info) or [""]
 
     assert split_info(info) == (language, dict(o.partition("=")[::2] for o in options))
+
+
+MOVED = """\
+---
+deck: Moved
+---
+## Plain?
+
+Answer.
+
+## With metadata and code?
+<!-- id: moving; tags: a -->
+
+```python
+x = 1
+```
+
+## Cloze {{c1::deletion}}
+???
+Extra.
+"""
+
+
+def test_a_card_moved_down_its_file_is_its_moved_self() -> None:
+    # `Card.moved` must move every line a card holds, as the cache keys cards on
+    # their moved selves: checked against a real parse of the same file with
+    # lines added above the cards.
+    cards = parse(MOVED).file.cards
+    lower = MOVED.replace("---\n## Plain", "---\nAn intro.\n\n\n## Plain", 1)
+
+    moved = parse(lower).file.cards
+
+    assert moved == tuple(card.moved(3) for card in cards)
+    assert moved != cards
