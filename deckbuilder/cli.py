@@ -359,7 +359,8 @@ def _source_date_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) > _LATEST_EPOCH:
+    # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit allows.
+    if not value.isdecimal() or int(value) > _LATEST_EPOCH:
         raise typer.BadParameter(
             "SOURCE_DATE_EPOCH must be whole seconds since 1970, before 2100, "
             f"not {value!r}"
