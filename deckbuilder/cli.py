@@ -1,4 +1,4 @@
-"""The `deckbuilder` command line: parse arguments, call the core, report, exit."""
+"""The `deckbuilder` command line in Typer: parse arguments, call the core, exit."""
 
 from __future__ import annotations
 
@@ -133,6 +133,8 @@ def build(
         no_cache=no_cache,
         source_date_epoch=_source_date_epoch(),
     )
+    # The console script reads a plain build's command line itself (launch.py) and
+    # skips Typer; both ways end in console.run_build, so they cannot drift apart.
     raise typer.Exit(console.run_build(request))
 
 
