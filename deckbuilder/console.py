@@ -1,4 +1,4 @@
-"""What the command line shows: a build request run, its problems, summary and code."""
+"""What the command line shows, without Typer: a build's problems, summary and code."""
 
 from __future__ import annotations
 
@@ -74,8 +74,7 @@ def run_build(request: BuildRequest) -> int:
 def execute(
     action: Callable[[Options], Report], output: Format, verb: str, **flags: object
 ) -> int:
-    """Run a build or check with progress on a terminal, show the report and return
-    the exit code."""
+    """Run a build or check, with progress on a terminal; show it, return the code."""
     from deckbuilder.config import resolve_options
 
     started = time.monotonic()
