@@ -41,7 +41,10 @@ STYLESHEET_CHANGED = """\
 import sys
 from pathlib import Path
 from deckbuilder import pipeline
-from deckbuilder.cli import main
+try:
+    from deckbuilder.launch import main
+except ImportError:  # a commit from before the console script skipped Typer
+    from deckbuilder.cli import main
 try:
     from deckbuilder.inputs import read_bytes
 except ImportError:  # a commit from before builds recorded their inputs

@@ -1,28 +1,22 @@
-"""The `deckbuilder` command line: parse arguments, call the core, report, exit."""
+"""The `deckbuilder` command line in Typer: parse arguments, call the core, exit."""
 
 from __future__ import annotations
 
-import contextlib
-import enum
-import json
 import os
-import re
-import sys
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional, TypeVar
 
 import typer
 
-from deckbuilder import __version__
+from deckbuilder import __version__, console
+from deckbuilder.console import BuildRequest, Format, echo
 from deckbuilder.errors import DeckbuilderError
-from deckbuilder.options import Options, Progress
+from deckbuilder.options import Options
 from deckbuilder.report import Report
 
 T = TypeVar("T")
-_LATEST_EPOCH = 4_102_444_799  # 2099-12-31: zip entries cannot hold later times
 
 app = typer.Typer(
     help="Compile Markdown flashcards into Anki packages, and keep their code honest.",
@@ -50,13 +44,6 @@ Strict = Annotated[
 ]
 
 
-class Format(enum.StrEnum):
-    """How problems and the summary are shown."""
-
-    TEXT = "text"
-    JSON = "json"
-
-
 FormatOption = Annotated[
     Format,
     typer.Option(
@@ -70,7 +57,7 @@ FormatOption = Annotated[
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"deckbuilder {__version__}")
+        echo(f"deckbuilder {__version__}")
         raise typer.Exit()
 
 
@@ -136,19 +123,19 @@ def build(
     ] = False,
 ) -> None:
     """Build one .apkg per deck from the card files."""
-    from deckbuilder.pipeline import build as run_build
-
-    _execute(
-        lambda options: run_build(_paths(paths, options), options),
-        output,
-        "built",
+    request = BuildRequest(
+        paths=tuple(paths or ()),
         out=out,
         strict=strict,
         include_incomplete=include_incomplete,
         bundle=_bundle_name(bundle),
+        output=output,
+        no_cache=no_cache,
         source_date_epoch=_source_date_epoch(),
-        cache=False if no_cache else None,
     )
+    # The console script reads a plain build's command line itself (launch.py) and
+    # skips Typer; both ways end in console.run_build, so they cannot drift apart.
+    raise typer.Exit(console.run_build(request))
 
 
 @app.command()
@@ -176,12 +163,12 @@ def watch(
     cards = _paths(paths, options)
     session = DeckWatch(cards, options)
     started = time.monotonic()
-    _print_report(_run(session.start), "built", started)
+    console.print_report(_run(session.start), "built", started)
     root = project_root(Path.cwd() / "pyproject.toml") or Path.cwd()
     snippets = Path(os.path.relpath(root / "code_snippets"))
     targets = [*cards, *([snippets] if snippets.is_dir() else [])]
     shown = ", ".join(str(target) for target in targets)
-    typer.echo(f"watching {shown} (press Ctrl-C to stop)", err=True)
+    echo(f"watching {shown} (press Ctrl-C to stop)", err=True)
     for changes in watchfiles.watch(
         *targets, watch_filter=_watched, raise_interrupt=False
     ):
@@ -189,10 +176,10 @@ def watch(
         try:
             report = session.changed(Path(path) for _, path in changes)
         except DeckbuilderError as error:
-            typer.echo(str(error), err=True)
+            echo(str(error), err=True)
             continue
         if report is not None:
-            _print_report(report, "rebuilt", started)
+            console.print_report(report, "rebuilt", started)
 
 
 def _watched(change: object, path: str) -> bool:
@@ -242,13 +229,13 @@ def ids(paths: Paths = None, output: FormatOption = Format.TEXT) -> None:
         document = report.as_dict()
         document["written"] = {path.as_posix(): n for path, n in written.items()}
         del document["summary"]
-        _emit(document)
+        console.emit(document)
         raise typer.Exit(report.exit_code)
-    _print_diagnostics(report)
+    console.print_diagnostics(report)
     for path, count in written.items():
-        typer.echo(f"{path}: wrote {count} id{'s' * (count != 1)}")
+        echo(f"{path}: wrote {count} id{'s' * (count != 1)}")
     if not written and not report.errors:
-        typer.echo("every card already has an id")
+        echo("every card already has an id")
     raise typer.Exit(report.exit_code)
 
 
@@ -263,9 +250,9 @@ def init(
 
     written = _run(lambda: new_project(folder))
     for path in written:
-        typer.echo(f"wrote {path}")
+        echo(f"wrote {path}")
     go = "" if folder == Path(".") else f"cd {folder} && "
-    typer.echo(f"next: {go}deckbuilder build && pytest", err=True)
+    echo(f"next: {go}deckbuilder build && pytest", err=True)
 
 
 @app.command("import")
@@ -314,25 +301,25 @@ def import_export(
                 f"tag {word!r} cannot be used in Anki: {problem}", param_hint="--tag"
             )
     read = _run(lambda: importer(export_format))
-    with _progress(Format.TEXT) as progress:
+    with console.progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
-    _print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
+    console.print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
     if out is None:
         if len(imported.decks) != 1 or imported.media or imported.note_types:
-            typer.echo(
+            echo(
                 f"{export}: error: the export holds "
-                f"{_count(len(imported.decks), 'deck')}, "
-                f"{_count(len(imported.note_types), 'Anki note type')} and "
-                f"{_count(len(imported.media), 'media file')} (give --out a folder "
-                "to write them to)",
+                f"{console.count(len(imported.decks), 'deck')}, "
+                f"{console.count(len(imported.note_types), 'Anki note type')} and "
+                f"{console.count(len(imported.media), 'media file')} (give --out a "
+                "folder to write them to)",
                 err=True,
             )
             raise typer.Exit(1)
         (only,) = imported.decks
         name = deck or only.name or only.title or export.stem
-        typer.echo(to_markdown(only, deck_name=name, tags=tag or []), nl=False)
+        echo(to_markdown(only, deck_name=name, tags=tag or []), nl=False)
         return
-    with _progress(Format.TEXT) as progress:
+    with console.progress(Format.TEXT) as progress:
         written = _run(
             lambda: write_import(
                 imported,
@@ -344,39 +331,29 @@ def import_export(
                 progress=progress,
             )
         )
-    _print_diagnostics(Report(diagnostics=list(written.diagnostics)))
+    console.print_diagnostics(Report(diagnostics=list(written.diagnostics)))
     for path in written.card_files:
-        typer.echo(f"wrote {path}")
+        echo(f"wrote {path}")
     extras = [
-        _count(len(written.note_type_files), "note type file"),
-        _count(len(written.media_files), "media file"),
+        console.count(len(written.note_type_files), "note type file"),
+        console.count(len(written.media_files), "media file"),
     ]
-    cards = _count(imported.card_count, "card")
-    typer.echo(f"imported {cards} into {out} ({', '.join(extras)})", err=True)
+    cards = console.count(imported.card_count, "card")
+    echo(f"imported {cards} into {out} ({', '.join(extras)})", err=True)
 
 
 def _source_date_epoch() -> int | None:
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) > _LATEST_EPOCH:
-        raise typer.BadParameter(
-            "SOURCE_DATE_EPOCH must be whole seconds since 1970, before 2100, "
-            f"not {value!r}"
-        )
-    return int(value)
+    try:
+        return console.source_date_epoch(os.environ)
+    except console.UsageProblem as problem:
+        raise typer.BadParameter(str(problem)) from None
 
 
 def _bundle_name(value: str | None) -> str | None:
-    if value is None:
-        return None
-    name = value.removesuffix(".apkg")
-    if not re.fullmatch(r"\w[\w.-]*", name):
-        raise typer.BadParameter(
-            f"{value!r} is not a file name; use letters, digits, '.', '_' and '-'",
-            param_hint="--bundle",
-        )
-    return name
+    try:
+        return console.bundle_name(value)
+    except console.UsageProblem as problem:
+        raise typer.BadParameter(str(problem), param_hint="--bundle") from None
 
 
 def _options(output: Format, **flags: object) -> Options:
@@ -386,89 +363,22 @@ def _options(output: Format, **flags: object) -> Options:
 
 
 def _paths(paths: list[Path] | None, options: Options) -> list[Path]:
-    return paths or list(options.cards)
+    return console.card_paths(paths, options)
 
 
 def _run(action: Callable[[], T], output: Format = Format.TEXT) -> T:
     try:
         return action()
     except DeckbuilderError as error:
-        if output is Format.JSON:
-            _emit(_failure(error))
-        else:
-            typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
-
-
-def _failure(error: DeckbuilderError) -> dict[str, object]:
-    # Some failures have no place, such as a card folder that does not exist.
-    where = error.location
-    problem = {
-        "path": where.path.as_posix() if where else None,
-        "line": where.line if where else None,
-        "column": where.column if where else None,
-        "severity": "error",
-        "message": error.message,
-        "remedy": error.remedy,
-    }
-    return {"problems": [problem], "summary": {**Report().summary(), "errors": 1}}
-
-
-def _emit(document: dict[str, object]) -> None:
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
-
-def _print_diagnostics(report: Report) -> None:
-    for diagnostic in report.diagnostics:
-        typer.echo(str(diagnostic), err=True)
+        raise typer.Exit(console.fail(error, output)) from None
 
 
 def _execute(
     action: Callable[[Options], Report], output: Format, verb: str, **flags: object
 ) -> NoReturn:
-    """Run a build or check with progress on a terminal, report and exit."""
-    started = time.monotonic()
-    with _progress(output) as progress:
-        options = _options(output, progress=progress, **flags)
-        report = _run(lambda: action(options), output)
-    if output is Format.JSON:
-        _emit(report.as_dict())
-    else:
-        _print_report(report, verb, started)
-    raise typer.Exit(report.exit_code)
-
-
-def _print_report(report: Report, verb: str, started: float) -> None:
-    _print_diagnostics(report)
-    typer.echo(summary_line(report, verb, time.monotonic() - started), err=True)
-    for package in report.packages:
-        typer.echo(f"wrote {package}")
-
-
-def _progress(output: Format) -> AbstractContextManager[Progress | None]:
-    from deckbuilder.terminal import ProgressBars, wants_progress
-
-    if output is Format.JSON or not wants_progress(sys.stderr):
-        return contextlib.nullcontext()
-    return ProgressBars(sys.stderr)
-
-
-def summary_line(report: Report, verb: str, seconds: float) -> str:
-    """Return the last line of a build: what was done, the counts and the time."""
-    counts = [
-        _count(report.decks, "deck"),
-        _count(report.cards, "card"),
-        f"{report.incomplete} incomplete",
-        _count(len(report.warnings), "warning"),
-        _count(len(report.errors), "error"),
-    ]
-    return f"{verb} {', '.join(counts)} in {seconds:.2f}s"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' * (number != 1)}"
+    raise typer.Exit(console.execute(action, output, verb, **flags))
 
 
 def main() -> None:
-    """Run the command line."""
+    """Run the command line through Typer, whatever it asks for."""
     app()

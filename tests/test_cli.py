@@ -142,10 +142,11 @@ def test_ids_refuses_duplicate_questions(project: Path) -> None:
     assert "<!--" not in (project / "cards" / "demo.md").read_text()
 
 
+@pytest.mark.parametrize("epoch", ["yesterday", "-1", "1.5", "\u00b2"])
 def test_bad_source_date_epoch_is_a_usage_error(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, epoch: str
 ) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
 
     result = run("build")
 
