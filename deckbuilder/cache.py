@@ -28,13 +28,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -626,13 +626,33 @@ def _code_version() -> str:
         if path.suffix in (".py", ".css") and "__pycache__" not in path.parts:
             files.update(str(path.relative_to(package)).encode() + b"\0")
             files.update(path.read_bytes())
-    versions = []
-    for library in LIBRARIES:
-        try:
-            versions.append(f"{library} {metadata.version(library)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{library} unknown")
-    return _digest(files.hexdigest(), *versions)
+    return _digest(files.hexdigest(), *map(_distribution, LIBRARIES))
+
+
+def _distribution(library: str) -> str:
+    """Name the installed distribution of `library`, its version included."""
+    # Its .dist-info folder beside it says as much as importlib.metadata would, at
+    # a fraction of the cost of importing that, which a rebuild that nothing
+    # changed would spend a fifth of its time on.
+    spec = importlib.util.find_spec(library)
+    if spec is not None and spec.origin is not None:
+        folder = Path(spec.origin).parent.parent
+        prefix = f"{library}-"
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            names = sorted(
+                entry.name
+                for entry in entries
+                if entry.name.lower().startswith(prefix)
+                and entry.name.endswith(".dist-info")
+            )
+            if names:
+                return f"{library} {' '.join(names)}"
+    from importlib import metadata
+
+    try:
+        return f"{library} {metadata.version(library)}"
+    except metadata.PackageNotFoundError:
+        return f"{library} unknown"
 
 
 def _card_key(salt: str, card: Card) -> str:

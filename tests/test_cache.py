@@ -956,3 +956,25 @@ def test_repeated_question_in_an_unparsed_file_is_reported(
         f'"One?" (see {cards / "new.md"}:4:1; merge the two cards or reword one)'
     ) in map(str, report.diagnostics)
     same_as_cold(cards, tmp_path, report)
+
+
+@pytest.mark.parametrize("library", cache.LIBRARIES)
+def test_code_version_names_each_library_version(library: str) -> None:
+    from importlib import metadata
+
+    assert f"-{metadata.version(library)}.dist-info" in cache._distribution(library)
+
+
+def test_code_version_changes_with_a_library_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "fakelib").mkdir()
+    (tmp_path / "fakelib" / "__init__.py").write_text("")
+    (tmp_path / "fakelib-1.2.dist-info").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = cache._distribution("fakelib")
+    (tmp_path / "fakelib-1.2.dist-info").rename(tmp_path / "fakelib-1.3.dist-info")
+
+    assert "1.2" in before
+    assert cache._distribution("fakelib") != before
+    assert cache._distribution("no_such_library_here") == "no_such_library_here unknown"
