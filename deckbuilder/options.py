@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,3 +43,14 @@ class Options:
     build starts from scratch and leaves the cache alone."""
     progress: Progress | None = field(default=None, compare=False, repr=False)
     """Where the build reports how far it is; core code never prints."""
+
+
+def ticker(step: str, total: int, options: Options | None) -> Callable[[], None]:
+    """Report that `step` starts to `options`' progress callback; return what to call
+    as each of its items is done."""
+    progress = options.progress if options is not None else None
+    if progress is None:
+        return lambda: None
+    progress(step, 0, total)
+    done = itertools.count(1)
+    return lambda: progress(step, next(done), total)

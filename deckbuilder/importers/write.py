@@ -202,7 +202,7 @@ def media_path(name: str) -> str:
 def _card_files(
     imported: Imported, out: Path, single: bool, deck_name: str | None, source: Path
 ) -> list[tuple[Path, str]]:
-    from deckbuilder.pipeline import package_name
+    from deckbuilder.packages import package_name
 
     if single:
         deck = imported.decks[0]
@@ -219,7 +219,7 @@ def _card_files(
 def _package_clashes(card_files: Sequence[tuple[Path, str]]) -> Iterator[Diagnostic]:
     """Warn of decks whose names differ only where package names cannot (`A/B` and
     `A-B`): building them one package per deck would fail."""
-    from deckbuilder.pipeline import PackageNames
+    from deckbuilder.packages import PackageNames
 
     names = PackageNames()
     for path, deck in card_files:
@@ -235,7 +235,7 @@ def _package_clashes(card_files: Sequence[tuple[Path, str]]) -> Iterator[Diagnos
 
 
 def _note_type_files(note_types: Iterable[NoteType]) -> dict[int, str]:
-    from deckbuilder.pipeline import package_name
+    from deckbuilder.packages import package_name
 
     taken: set[str] = set()
     files = {}
