@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
 FOLDER = ".deckbuilder-cache"
 """The cache's folder inside the output folder."""
-FORMAT = 5
+FORMAT = 6
 """Version of the file's layout; a file of another layout is replaced."""
 BATCH = 500
 """Notes written at a time."""
@@ -317,6 +317,8 @@ class BuildCache:
             diagnostics = decode_diagnostics(summary["diagnostics"])
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
+        if media and not _inside(media, card.location.path):
+            return None  # the project moved: rendering says the media are outside
         self._found.add(key)
         lines = card.location.line - line
         if lines:
@@ -494,8 +496,10 @@ class BuildCache:
             self.close()
 
     def forget(self) -> None:
-        """End a build with errors: keep the notes written, but remove the file if
-        this build made it, as such a build leaves nothing in the output folder."""
+        """End a build with errors, or interrupted: keep the notes written, but
+        remove the file if this build made it, as such a build leaves nothing in
+        the output folder; write nothing more."""
+        self._failed = True
         self.close()
         if self._created and self._path is not None:
             for suffix in ("", "-wal", "-shm", "-journal"):
@@ -659,6 +663,14 @@ def _card_key(salt: str, card: Card) -> str:
     # Keyed as if the card began on line 1, so that lines added or removed above
     # it leave its note in the cache: only its place changes (see `read`).
     return _digest(salt, repr(card.moved(1 - card.location.line)))
+
+
+def _inside(media: tuple[MediaFile, ...], card_file: Path) -> bool:
+    """Tell whether the media files are inside the project of `card_file`."""
+    from deckbuilder.sources import project_boundary
+
+    boundary = project_boundary(card_file)
+    return all(file.path.is_relative_to(boundary) for file in media)
 
 
 def _moved(diagnostic: Diagnostic, path: Path, lines: int) -> Diagnostic:

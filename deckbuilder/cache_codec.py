@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -237,12 +238,13 @@ def _hints(kind: type) -> dict[str, Any]:
 
 
 def fingerprint(path: Path) -> list[object]:
-    """Return a file's size, modification time and digest, [] if it is gone."""
+    """Return a file's size, modification time, digest and the file it is once
+    symbolic links are resolved; [] if it is gone."""
     try:
         stat = path.stat()
     except OSError:
         return []
-    return [stat.st_size, stat.st_mtime_ns, file_digest(path)]
+    return [stat.st_size, stat.st_mtime_ns, file_digest(path), os.path.realpath(path)]
 
 
 def unchanged(path: Path, recorded: object) -> bool:
@@ -252,6 +254,8 @@ def unchanged(path: Path, recorded: object) -> bool:
     same: an edit may keep both (a tool that restores the time, a coarse clock), and
     the note would then name the file by its old contents.
     """
-    if not isinstance(recorded, list) or len(recorded) != 3:
+    if not isinstance(recorded, list) or len(recorded) != 4:
         return False
-    return bool(recorded[2] == file_digest(path))
+    return bool(
+        recorded[3] == os.path.realpath(path) and recorded[2] == file_digest(path)
+    )

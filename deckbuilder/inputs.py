@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,8 @@ class Inputs:
     """What one build read, as plain data that JSON can hold."""
 
     files: dict[str, list[object]] = field(default_factory=dict)
-    """Each file read: [size, modification time in ns, SHA-256 of what was read]."""
+    """Each file read: [size, modification time in ns, SHA-256 of what was read,
+    the file its path leads to through symbolic links]."""
     listings: list[tuple[list[str], list[str]]] = field(default_factory=list)
     """The paths given to look for card files in, and the card files found."""
     roots: dict[str, str | None] = field(default_factory=dict)
@@ -44,7 +46,7 @@ class Inputs:
         if earlier is not None and earlier[2] != fingerprint[2]:
             # Read twice with different contents: what was built from it matches
             # neither, so no fingerprint may match it again.
-            self.files[str(path)] = [-1, -1, ""]
+            self.files[str(path)] = [-1, -1, "", ""]
             return
         self.files[str(path)] = fingerprint
 
@@ -125,7 +127,8 @@ def _fingerprint(path: Path, data: bytes) -> list[object]:
     # and time are of the new contents and the digest of the old ones, so they
     # never match the file again and the next build reads it afresh.
     stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()]
+    digest = hashlib.sha256(data).hexdigest()
+    return [stat.st_size, stat.st_mtime_ns, digest, os.path.realpath(path)]
 
 
 def _same_stat(path: Path, recorded: list[object]) -> bool:
@@ -133,7 +136,8 @@ def _same_stat(path: Path, recorded: list[object]) -> bool:
         stat = path.stat()
     except OSError:
         return False
-    return [stat.st_size, stat.st_mtime_ns] == recorded[:2]
+    now = [stat.st_size, stat.st_mtime_ns]
+    return now == recorded[:2] and os.path.realpath(path) == recorded[3]
 
 
 def _digest(path: Path) -> str | None:

@@ -27,7 +27,7 @@ from deckbuilder.report import Diagnostic, Report, Severity
 
 NAME = "manifest.json"
 """The manifest's file in the cache folder."""
-FORMAT = 1
+FORMAT = 2
 
 
 def replay(paths: Sequence[Path], options: Options) -> Report | None:

@@ -36,6 +36,10 @@ class MediaFile:
     """The name in the package and in Anki's media folder, from the file's content,
     so one file used twice is stored once and two files never share a name."""
     path: Path
+    """The file, symbolic links resolved."""
+    written: Path
+    """The path as the card wrote it, from the card's folder, links unresolved: the
+    note is made again when one of them is pointed elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,8 @@ class _Linker:
                 "check the file's permissions",
             )
             return None
-        self.files.setdefault(name, MediaFile(name, target))
+        written_path = self.path.parent / relative
+        self.files.setdefault(name, MediaFile(name, target, written_path))
         return name
 
     def _error(self, written: str, message: str, remedy: str) -> None:

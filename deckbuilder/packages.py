@@ -102,7 +102,10 @@ class Packages:
     def add(self, note: Note | Stored) -> None:
         """Take the next note, in the order of the cards."""
         for file in note.media:
-            inputs.record_file(file.path)  # read while rendering, maybe in a worker
+            # Read while rendering, maybe in a worker; the path as written is
+            # recorded too, as it may lead elsewhere next time.
+            inputs.record_file(file.path)
+            inputs.record_file(file.written)
         name = next(self._names)
         if name is None or not self._writing:
             return
@@ -123,9 +126,17 @@ class Packages:
             return
         for name in self._notes:  # in the order of their first cards
             path = self._options.out / f"{name}.apkg"
-            staged = self._staged.pop(name)
+            staged = self._staged[name]
             if staged is not None:
-                commit(staged, path)
+                try:
+                    commit(staged, path)
+                except OutputError as error:
+                    # Those moved into place stay there, and are reported: a
+                    # rename cannot be taken back once another has failed.
+                    assert error.location is not None
+                    self._report.error(error.location, error.message, error.remedy)
+                    return
+            del self._staged[name]
             self._report.packages.append(str(path))
 
     def discard(self) -> None:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import collections
+import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from deckbuilder.errors import DeckbuilderError
 from deckbuilder.model import Card
 from deckbuilder.report import Diagnostic
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult, Pool
-
     from deckbuilder.cache import NoteEntry
     from deckbuilder.package import Note
     from deckbuilder.render import Renderer
@@ -36,6 +40,9 @@ end; large enough that moving them costs little beside rendering them."""
 Rendered = tuple["Note", list[Diagnostic], "NoteEntry | None"]
 """A card's note, the diagnostics rendering it gave and, for a build with a cache,
 the cache's entry for it, encoded where the note was rendered."""
+
+_PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process gets when its parent ends."""
 
 _renderer: Renderer | None = None
 """The worker's renderer, built on its first chunk and reused for the rest."""
@@ -64,10 +71,8 @@ class Rendering:
         self._minimum = MINIMUM if minimum is None else minimum
         self._workers = workers if workers is not None else _cores()
         self._waiting: list[Card] = []
-        self._chunks: collections.deque[AsyncResult[list[Rendered]]] = (
-            collections.deque()
-        )
-        self._pool: Pool | None = None
+        self._chunks: collections.deque[Future[list[Rendered]]] = collections.deque()
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Rendering:
         return self
@@ -99,13 +104,28 @@ class Rendering:
         if self._waiting:
             self._send()
         while self._chunks:
-            yield from self._chunks.popleft().get()
+            try:
+                chunk = self._chunks.popleft().result()
+            except BrokenProcessPool:
+                raise DeckbuilderError(
+                    "a worker process rendering cards stopped before it was done",
+                    remedy="it was killed, maybe for want of memory: build again, "
+                    "or free memory",
+                ) from None
+            yield from chunk
 
     def close(self) -> None:
         """Stop the workers, if any, whether or not every note was taken."""
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        if self._chunks:
+            # Interrupted or failed: what the workers are rendering is not wanted.
+            # The executor has no public way to stop a busy worker before 3.14.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        self._chunks.clear()
 
     def _start(self) -> None:
         if self._workers < 2:
@@ -120,7 +140,9 @@ class Rendering:
         # walk (and so copy) every page of the build's memory that they inherit.
         gc.freeze()
         try:
-            self._pool = _context().Pool(self._workers)
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=_context(), initializer=_start_worker
+            )
         finally:
             gc.unfreeze()
 
@@ -129,8 +151,8 @@ class Rendering:
         chunk, self._waiting = self._waiting, []
         for start in range(0, len(chunk), CHUNK):
             self._chunks.append(
-                self._pool.apply_async(
-                    _render_in_worker, (chunk[start : start + CHUNK], self._entries)
+                self._pool.submit(
+                    _render_in_worker, chunk[start : start + CHUNK], self._entries
                 )
             )
 
@@ -179,6 +201,17 @@ def _render_one(card: Card, renderer: Renderer, entries: bool) -> Rendered:
     from deckbuilder.cache import note_entry
 
     return note, diagnostics, note_entry(note, diagnostics)
+
+
+def _start_worker() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the build stops its
+    # workers itself, and they must not print tracebacks of their own. Should the
+    # build die without stopping them (SIGKILL, SIGTERM), Linux ends them too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _render_in_worker(cards: list[Card], entries: bool) -> list[Rendered]:

@@ -110,6 +110,7 @@ def _build(
     from deckbuilder import parallel
 
     packages = None
+    finished = False
     try:
         # Packages are staged as their last notes come back from the workers,
         # while the workers render the notes of the next ones.
@@ -127,16 +128,18 @@ def _build(
             for note in _notes(plan, rendering, report, cache, options):
                 packages.add(note)
         packages.commit()
+        finished = not report.errors
     finally:
+        # A build with errors, or interrupted, leaves what it found: no staged
+        # packages, no cache or folders it made.
         if packages is not None:
             packages.discard()
-    if cache is not None:
-        if report.errors:
+        if cache is not None and not finished:
             cache.forget()
-        else:
-            cache.save()
-    if report.errors:
-        packages.remove_created()
+        if packages is not None and not finished:
+            packages.remove_created()
+    if cache is not None and finished:
+        cache.save()
 
 
 def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:

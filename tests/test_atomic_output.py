@@ -9,6 +9,7 @@ the previous build's or the new build's package.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -21,7 +22,10 @@ from typing import Any
 import pytest
 from helpers import read_apkg_notes
 
-from deckbuilder import Options, build, package
+from deckbuilder import Options, build, cache, notes, package, parallel
+from deckbuilder.errors import DeckbuilderError, OutputError
+from deckbuilder.model import Location
+from deckbuilder.packages import Packages
 
 EPOCH = 1_700_000_000
 DECKS = ("Alpha", "Beta", "Gamma", "Delta")
@@ -66,7 +70,7 @@ def start_build(
     """Start `deckbuilder build` in `root`; stderr goes nowhere unless asked for."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}
     return subprocess.Popen(
-        [sys.executable, "-c", "from deckbuilder.cli import main; main()", "build",
+        [sys.executable, "-c", "from deckbuilder.launch import main; main()", "build",
          *extra],
         cwd=root,
         env=env,
@@ -262,3 +266,130 @@ def test_an_error_after_a_package_was_staged_leaves_the_old_packages(
 
     assert sorted(path.name for path in out.iterdir()) == ["a.apkg"]
     assert (out / "a.apkg").read_bytes() == b"the last build's"
+
+
+def _many_decks(root: Path) -> Path:
+    cards = root / "cards"
+    cards.mkdir()
+    for deck in DECKS:
+        (cards / f"{deck}.md").write_text(
+            f"---\ndeck: {deck}\n---\n"
+            + "".join(f"## {deck} {n}?\n\n{n}.\n\n" for n in range(20))
+        )
+    return cards
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Render on two workers, one card at a time, whatever the machine."""
+    monkeypatch.setattr(parallel, "MINIMUM", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 1)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+
+
+@pytest.mark.usefixtures("workers")
+def test_a_worker_that_dies_fails_the_build_instead_of_hanging_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cards = _many_decks(tmp_path)
+    build_process = os.getpid()
+    card_note = notes.card_note
+
+    def dying(card: Any, renderer: Any) -> Any:
+        if card.title == "Gamma 3?" and os.getpid() != build_process:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does
+        return card_note(card, renderer)
+
+    monkeypatch.setattr(notes, "card_note", dying)
+    out = tmp_path / "new" / "build"
+
+    with pytest.raises(DeckbuilderError, match="worker process rendering cards"):
+        build([cards], Options(out=out, source_date_epoch=EPOCH))
+
+    assert not (tmp_path / "new").exists()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("workers")
+def test_an_interrupted_build_leaves_nothing_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cards = _many_decks(tmp_path)
+    added = []
+    add = Packages.add
+
+    def interrupted(packages: Packages, note: Any) -> None:
+        added.append(note)
+        if len(added) == 50:  # two packages staged, the cache written to
+            raise KeyboardInterrupt
+        add(packages, note)
+
+    monkeypatch.setattr(Packages, "add", interrupted)
+    monkeypatch.setattr(cache, "BATCH", 10)
+    out = tmp_path / "new" / "build"
+
+    with pytest.raises(KeyboardInterrupt):
+        build([cards], Options(out=out, source_date_epoch=EPOCH))
+
+    assert not (tmp_path / "new").exists()
+    assert multiprocessing.active_children() == []
+
+
+def test_a_package_that_cannot_be_moved_into_place_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cards = _many_decks(tmp_path)
+    out = tmp_path / "build"
+    moved: list[Path] = []
+
+    def commit(staged: Path, path: Path) -> None:
+        if path.name == "beta.apkg":
+            raise OutputError("cannot write it: Is a directory", Location(path, 1))
+        os.replace(staged, path)
+        moved.append(path)
+
+    monkeypatch.setattr("deckbuilder.packages.commit", commit)
+
+    report = build([cards], Options(out=out, source_date_epoch=EPOCH))
+
+    assert [str(error) for error in report.errors] == [
+        f"{out / 'beta.apkg'}:1:1: error: cannot write it: Is a directory"
+    ]
+    assert report.packages == [str(out / "alpha.apkg")] == list(map(str, moved))
+    assert leftovers(out) == []
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(child) for child in path.read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended, and waits for its parent to know
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="worker ends are Linux's")
+def test_workers_end_with_a_build_killed_under_them(tmp_path: Path) -> None:
+    write_project(tmp_path, 1)
+    process = start_build(tmp_path, "--no-cache")
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+        workers = _children(process.pid)
+        time.sleep(0.005)
+    assert len(workers) == 2, "the build never started its workers"
+
+    process.kill()
+    process.wait()
+
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(map(_alive, workers))

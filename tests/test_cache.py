@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -978,3 +979,59 @@ def test_code_version_changes_with_a_library_upgrade(
     assert "1.2" in before
     assert cache._distribution("fakelib") != before
     assert cache._distribution("no_such_library_here") == "no_such_library_here unknown"
+
+
+def _project_with_an_image(tmp_path: Path) -> Path:
+    """A project whose card in cards/sub shows cards/img/red.png."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "cards" / "sub").mkdir(parents=True)
+    (tmp_path / "cards" / "img").mkdir()
+    (tmp_path / "cards" / "img" / "red.png").write_bytes(b"\x89PNG red")
+    (tmp_path / "cards" / "sub" / "x.md").write_text(
+        "---\ndeck: Sub\n---\n## Red?\n\n![r](../img/red.png)\n"
+    )
+    return tmp_path / "cards"
+
+
+def test_cached_image_now_outside_the_project_is_an_error_again(
+    tmp_path: Path,
+) -> None:
+    # The card and the image are unchanged, but cards/sub became a project of its
+    # own: the image is outside it now, as a cold build says.
+    cards = _project_with_an_image(tmp_path)
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "sub" / "pyproject.toml").write_text("")
+
+    report = pipeline.build([cards], options(out))
+
+    assert [d.message for d in report.errors] == [
+        "image '../img/red.png' is outside the project"
+    ]
+    same_as_cold(cards, tmp_path, report)
+
+
+def test_cached_image_whose_link_now_leads_outside_is_an_error_again(
+    tmp_path: Path,
+) -> None:
+    # The same bytes, with the same time, but reached through a link that now
+    # leads out of the project.
+    cards = _project_with_an_image(tmp_path)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.png"
+    image = cards / "img" / "red.png"
+    shutil.copy2(image, outside)
+    (cards / "img" / "inside.png").write_bytes(image.read_bytes())
+    shutil.copystat(image, cards / "img" / "inside.png")
+    image.unlink()
+    image.symlink_to(cards / "img" / "inside.png")
+    out = tmp_path / "out"
+    cold(cards, out)
+    image.unlink()
+    image.symlink_to(outside)
+
+    report = pipeline.build([cards], options(out))
+
+    assert [d.message for d in report.errors] == [
+        "image '../img/red.png' is outside the project"
+    ]
+    same_as_cold(cards, tmp_path, report)
