@@ -142,13 +142,9 @@ def encode(value: object) -> object:
         return {"tuple": [encode(item) for item in value]}
     if isinstance(value, Path):
         return {"path": str(value)}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            "fields": {
-                field.name: encode(getattr(value, field.name))
-                for field in dataclasses.fields(value)
-            }
-        }
+    names = _field_names(type(value))
+    if names is not None:
+        return {"fields": {name: encode(getattr(value, name)) for name in names}}
     raise TypeError(f"cannot cache a {type(value).__name__}")
 
 
@@ -160,9 +156,18 @@ def files_of(value: object) -> Iterator[Path]:
     elif isinstance(value, tuple):
         for item in value:
             yield from files_of(item)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, Location | type):
-        for field in dataclasses.fields(value):
-            yield from files_of(getattr(value, field.name))
+    elif not isinstance(value, Location):
+        for name in _field_names(type(value)) or ():
+            yield from files_of(getattr(value, name))
+
+
+@cache
+def _field_names(kind: Any) -> tuple[str, ...] | None:
+    """Return the fields of a dataclass, None for any other type; asked of every
+    value of every note, so answered once per type."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(field.name for field in dataclasses.fields(kind))
 
 
 def decode(value: object, kind: Any) -> Any:
