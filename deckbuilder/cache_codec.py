@@ -161,13 +161,19 @@ def files_of(value: object) -> Iterator[Path]:
             yield from files_of(getattr(value, name))
 
 
-@cache
-def _field_names(kind: Any) -> tuple[str, ...] | None:
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
     """Return the fields of a dataclass, None for any other type; asked of every
     value of every note, so answered once per type."""
-    if not dataclasses.is_dataclass(kind):
-        return None
-    return tuple(field.name for field in dataclasses.fields(kind))
+    if kind not in _FIELD_NAMES:
+        _FIELD_NAMES[kind] = (
+            tuple(field.name for field in dataclasses.fields(kind))
+            if dataclasses.is_dataclass(kind)
+            else None
+        )
+    return _FIELD_NAMES[kind]
 
 
 def decode(value: object, kind: Any) -> Any:
