@@ -123,13 +123,18 @@ def test_changed_content_gives_what_a_cold_build_gives(
     assert packages(out)["cached.apkg"] != first["cached.apkg"]
 
 
+def built_then_edited(cards: Path, tmp_path: Path, old: str, new: str) -> Path:
+    """Build `cards`, then replace `old` with `new` in its deck; return the output."""
+    out = tmp_path / "out"
+    pipeline.build([cards], options(out))
+    (cards / "cached.md").write_text(DECK.replace(old, new, 1))
+    return out
+
+
 def test_lines_added_above_cards_render_nothing_and_move_their_notes(
     cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    pipeline.build([cards], options(out))
-    path = cards / "cached.md"
-    path.write_text(DECK.replace("---\n## What", "---\nSquares.\n\n## What", 1))
+    out = built_then_edited(cards, tmp_path, "---\n## What", "---\nSquares.\n\n## What")
     no_rendering(monkeypatch)
 
     report = pipeline.build([cards], options(out))
@@ -144,10 +149,7 @@ def test_lines_added_above_cards_render_nothing_and_move_their_notes(
 def test_an_edited_card_is_the_only_one_rendered_again(
     cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    pipeline.build([cards], options(out))
-    path = cards / "cached.md"
-    path.write_text(DECK.replace("Nine, see", "Nine.\n\nThat is, see", 1))
+    out = built_then_edited(cards, tmp_path, "Nine, see", "Nine.\n\nThat is, see")
     rendered: list[str] = []
     card_note = notes.card_note
 
