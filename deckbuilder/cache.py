@@ -28,29 +28,27 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deckbuilder import code_version
 from deckbuilder.cache_codec import (
+    NoteEntry,
     Rendered,
     card_summary,
     check_files,
     decode_diagnostics,
     decode_media,
     decode_rendered,
-    encode,
+    digest,
     encode_diagnostic,
-    encode_rendered,
     file_digest,
-    files_of,
-    fingerprint,
+    note_entry,
 )
 from deckbuilder.inputs import Inputs
 from deckbuilder.model import Card, CardSummary, FileSummary, Location
@@ -69,8 +67,6 @@ FORMAT = 6
 """Version of the file's layout; a file of another layout is replaced."""
 BATCH = 500
 """Notes written at a time."""
-LIBRARIES = ("markdown", "pygments", "genanki")
-"""Libraries whose output ends up in the notes or the packages."""
 NOT_RENDERING = frozenset(
     {"cards", "out", "bundle", "strict", "source_date_epoch", "cache", "progress"}
 )
@@ -114,43 +110,6 @@ class Stored:
     def anki_note_type(self) -> NoteType | None:
         # A file that names a note type is parsed every time: its cards are Cards.
         return self.card.anki_note_type if isinstance(self.card, Card) else None
-
-
-@dataclass(frozen=True)
-class NoteEntry:
-    """What the cache keeps of a rendered note, encoded where it was rendered."""
-
-    contents: str
-    """Digest of the note's contents, of which package keys are made."""
-    note: str | None
-    """The note and its diagnostics as JSON; None for a note the file cannot hold."""
-    summary: str
-    """The note's summary as JSON: contents digest, media and diagnostics."""
-
-
-def note_entry(note: Note, diagnostics: list[Diagnostic]) -> NoteEntry:
-    """Return the cache's entry for `note`, rendered with `diagnostics`."""
-    # A note is keyed on its card, but its contents also depend on the media files
-    # it shows: those are fingerprinted now, as they were when rendered, and
-    # packages are keyed on the notes' contents themselves.
-    files = {str(path): fingerprint(path) for path in files_of(note)}
-    contents = _digest(repr(note))
-    text = None
-    try:
-        entry = encode_rendered((note, diagnostics))
-    except TypeError:
-        pass
-    else:
-        entry.update(files=files, contents=contents)
-        text = json.dumps(entry)
-    summary = {
-        "files": files,
-        "contents": contents,
-        "line": note.location.line,
-        "media": encode(note.media),
-        "diagnostics": [encode_diagnostic(d) for d in diagnostics],
-    }
-    return NoteEntry(contents, text, json.dumps(summary))
 
 
 class BuildCache:
@@ -292,7 +251,7 @@ class BuildCache:
         # The path names the cards' locations and, when relative, other files from
         # the working folder; the options and the code are in the salt.
         contents = hashlib.sha256(data).hexdigest()
-        return _digest(self._salt, "card file", os.getcwd(), str(path), contents)
+        return digest(self._salt, "card file", os.getcwd(), str(path), contents)
 
     def stored(
         self, key: str, card: Card | CardSummary
@@ -435,13 +394,13 @@ class BuildCache:
             for note in notes
         ]
         known = [
-            _digest(key, str(note.location))
+            digest(key, str(note.location))
             for key, note in zip(keys, notes, strict=True)
             if key is not None
         ]
         if len(known) < len(keys):
             return None
-        return _digest(self._salt, str(path), css, repr(timestamp), *known)
+        return digest(self._salt, str(path), css, repr(timestamp), *known)
 
     def package_is_current(self, path: Path, key: str | None) -> bool:
         """Tell whether `path` holds what a build would write under `key`."""
@@ -615,54 +574,13 @@ def _salt(options: Options) -> str:
         for field in dataclasses.fields(options)
         if field.name not in NOT_RENDERING
     }
-    return _digest(_code_version(), repr(sorted(rendering.items())))
-
-
-@cache
-def _code_version() -> str:
-    """Return a digest of deckbuilder's version, its own files and its libraries'
-    versions: an edited checkout keeps its version number but not its files."""
-    from deckbuilder import __version__
-
-    package = Path(__file__).parent
-    files = hashlib.sha256(__version__.encode())
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".css") and "__pycache__" not in path.parts:
-            files.update(str(path.relative_to(package)).encode() + b"\0")
-            files.update(path.read_bytes())
-    return _digest(files.hexdigest(), *map(_distribution, LIBRARIES))
-
-
-def _distribution(library: str) -> str:
-    """Name the installed distribution of `library`, its version included."""
-    # Its .dist-info folder beside it says as much as importlib.metadata would, at
-    # a fraction of the cost of importing that, which a rebuild that nothing
-    # changed would spend a fifth of its time on.
-    spec = importlib.util.find_spec(library)
-    if spec is not None and spec.origin is not None:
-        folder = Path(spec.origin).parent.parent
-        prefix = f"{library}-"
-        with contextlib.suppress(OSError), os.scandir(folder) as entries:
-            names = sorted(
-                entry.name
-                for entry in entries
-                if entry.name.lower().startswith(prefix)
-                and entry.name.endswith(".dist-info")
-            )
-            if names:
-                return f"{library} {' '.join(names)}"
-    from importlib import metadata
-
-    try:
-        return f"{library} {metadata.version(library)}"
-    except metadata.PackageNotFoundError:
-        return f"{library} unknown"
+    return digest(code_version.code_version(), repr(sorted(rendering.items())))
 
 
 def _card_key(salt: str, card: Card) -> str:
     # Keyed as if the card began on line 1, so that lines added or removed above
     # it leave its note in the cache: only its place changes (see `read`).
-    return _digest(salt, repr(card.moved(1 - card.location.line)))
+    return digest(salt, repr(card.moved(1 - card.location.line)))
 
 
 def _inside(media: tuple[MediaFile, ...], card_file: Path) -> bool:
@@ -678,11 +596,3 @@ def _moved(diagnostic: Diagnostic, path: Path, lines: int) -> Diagnostic:
     if diagnostic.location.path != path:
         return diagnostic
     return dataclasses.replace(diagnostic, location=diagnostic.location.moved(lines))
-
-
-def _digest(*parts: str) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
-    return digest.hexdigest()

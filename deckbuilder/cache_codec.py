@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 import os
 import types
 import typing
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, Union
@@ -34,6 +36,52 @@ def file_digest(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+def digest(*parts: str) -> str:
+    """Return the SHA-256 of `parts`, each ended by a NUL byte."""
+    hashed = hashlib.sha256()
+    for part in parts:
+        hashed.update(part.encode("utf-8", "surrogatepass"))
+        hashed.update(b"\0")
+    return hashed.hexdigest()
+
+
+@dataclass(frozen=True)
+class NoteEntry:
+    """What the cache keeps of a rendered note, encoded where it was rendered."""
+
+    contents: str
+    """Digest of the note's contents, of which package keys are made."""
+    note: str | None
+    """The note and its diagnostics as JSON; None for a note the file cannot hold."""
+    summary: str
+    """The note's summary as JSON: contents digest, media and diagnostics."""
+
+
+def note_entry(note: Note, diagnostics: list[Diagnostic]) -> NoteEntry:
+    """Return the cache's entry for `note`, rendered with `diagnostics`."""
+    # A note is keyed on its card, but its contents also depend on the media files
+    # it shows: those are fingerprinted now, as they were when rendered, and
+    # packages are keyed on the notes' contents themselves.
+    files = {str(path): fingerprint(path) for path in files_of(note)}
+    contents = digest(repr(note))
+    text = None
+    try:
+        entry = encode_rendered((note, diagnostics))
+    except TypeError:
+        pass
+    else:
+        entry.update(files=files, contents=contents)
+        text = json.dumps(entry)
+    summary = {
+        "files": files,
+        "contents": contents,
+        "line": note.location.line,
+        "media": encode(note.media),
+        "diagnostics": [encode_diagnostic(d) for d in diagnostics],
+    }
+    return NoteEntry(contents, text, json.dumps(summary))
 
 
 # The file holds notes as JSON: strings and numbers as they are, tuples, paths and

@@ -94,11 +94,11 @@ def _path(options: Options) -> Path:
 
 
 def _key(paths: Sequence[Path], options: Options) -> str:
-    from deckbuilder import cache
+    from deckbuilder import code_version
 
     # Relative paths, in the options and in the recorded inputs, name other files
     # from another folder.
-    parts = [cache._code_version(), os.getcwd(), repr(list(paths)), repr(options)]
+    parts = [code_version.code_version(), os.getcwd(), repr(list(paths)), repr(options)]
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -22,7 +22,7 @@ from deckbuilder.model import Card
 from deckbuilder.report import Diagnostic
 
 if TYPE_CHECKING:
-    from deckbuilder.cache import NoteEntry
+    from deckbuilder.cache_codec import NoteEntry
     from deckbuilder.package import Note
     from deckbuilder.render import Renderer
 
@@ -57,7 +57,7 @@ class Rendering:
     first notes. With fewer, the cards are rendered in this process when the notes
     are asked for, so small decks never wait for workers; the notes are the same
     either way. With `entries`, each note comes with its cache entry (see
-    `cache.note_entry`), encoded in the worker too.
+    `cache_codec.note_entry`), encoded in the worker too.
     """
 
     def __init__(
@@ -135,7 +135,7 @@ class Rendering:
         import deckbuilder.render  # noqa: F401
 
         if self._entries:
-            import deckbuilder.cache  # noqa: F401
+            import deckbuilder.cache_codec  # noqa: F401
         # Frozen objects are left out of garbage collection, so forked workers do not
         # walk (and so copy) every page of the build's memory that they inherit.
         gc.freeze()
@@ -198,7 +198,7 @@ def _render_one(card: Card, renderer: Renderer, entries: bool) -> Rendered:
     note, diagnostics = card_note(card, renderer)
     if not entries:
         return note, diagnostics, None
-    from deckbuilder.cache import note_entry
+    from deckbuilder.cache_codec import note_entry
 
     return note, diagnostics, note_entry(note, diagnostics)
 

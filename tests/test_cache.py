@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import deckbuilder
-from deckbuilder import cache, inputs, notes, parallel, pipeline
+from deckbuilder import cache, code_version, inputs, notes, parallel, pipeline
 from deckbuilder.cache import BuildCache
 from deckbuilder.model import Card, Location
 from deckbuilder.options import Options
@@ -295,7 +295,9 @@ def test_changed_version_gives_what_a_cold_build_gives(
     cold(cards, out)
     # A new version renders differently; its cache keys must not find the old notes.
     monkeypatch.setattr(deckbuilder, "__version__", "99.0")
-    monkeypatch.setattr(cache, "_code_version", _uncached(cache._code_version))
+    monkeypatch.setattr(
+        code_version, "code_version", _uncached(code_version.code_version)
+    )
     card_note = notes.card_note
 
     def new_rendering(*args: object, **kwargs: object) -> tuple[Note, list[Diagnostic]]:
@@ -961,11 +963,13 @@ def test_repeated_question_in_an_unparsed_file_is_reported(
     same_as_cold(cards, tmp_path, report)
 
 
-@pytest.mark.parametrize("library", cache.LIBRARIES)
+@pytest.mark.parametrize("library", code_version.LIBRARIES)
 def test_code_version_names_each_library_version(library: str) -> None:
     from importlib import metadata
 
-    assert f"-{metadata.version(library)}.dist-info" in cache._distribution(library)
+    named = code_version._distribution(library)
+
+    assert f"-{metadata.version(library)}.dist-info" in named
 
 
 def test_code_version_changes_with_a_library_upgrade(
@@ -975,12 +979,13 @@ def test_code_version_changes_with_a_library_upgrade(
     (tmp_path / "fakelib" / "__init__.py").write_text("")
     (tmp_path / "fakelib-1.2.dist-info").mkdir()
     monkeypatch.syspath_prepend(str(tmp_path))
-    before = cache._distribution("fakelib")
+    before = code_version._distribution("fakelib")
     (tmp_path / "fakelib-1.2.dist-info").rename(tmp_path / "fakelib-1.3.dist-info")
 
     assert "1.2" in before
-    assert cache._distribution("fakelib") != before
-    assert cache._distribution("no_such_library_here") == "no_such_library_here unknown"
+    assert code_version._distribution("fakelib") != before
+    missing = "no_such_library_here"
+    assert code_version._distribution(missing) == f"{missing} unknown"
 
 
 def _project_with_an_image(tmp_path: Path) -> Path:

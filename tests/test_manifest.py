@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from deckbuilder import cache, inputs, manifest, pipeline
+from deckbuilder import cache, code_version, inputs, manifest, pipeline
 from deckbuilder.options import Options
 from deckbuilder.report import Report
 
@@ -288,7 +288,7 @@ def test_changed_code_version_gives_a_full_build(
 ) -> None:
     out = project / "build"
     build(out)
-    monkeypatch.setattr(cache, "_code_version", lambda: "another version")
+    monkeypatch.setattr(code_version, "code_version", lambda: "another version")
     calls = parses(monkeypatch)
 
     build(out)
