@@ -47,10 +47,9 @@ from deckbuilder.cache_codec import (
     decode_rendered,
     digest,
     encode_diagnostic,
-    file_digest,
     note_entry,
 )
-from deckbuilder.inputs import Inputs
+from deckbuilder.inputs import Inputs, file_digest
 from deckbuilder.model import Card, CardSummary, FileSummary, Location
 from deckbuilder.options import Options
 from deckbuilder.report import Diagnostic, Severity

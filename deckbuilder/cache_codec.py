@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
+from deckbuilder.inputs import file_digest
 from deckbuilder.model import CardSummary, Location
 from deckbuilder.report import Diagnostic, Severity
 
@@ -28,14 +29,6 @@ if TYPE_CHECKING:
 
 Rendered: TypeAlias = tuple["Note", list[Diagnostic]]
 """A card's note and the diagnostics rendering it gave."""
-
-
-def file_digest(path: Path) -> str | None:
-    """Return the SHA-256 of the file at `path`, or None if it cannot be read."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 def digest(*parts: str) -> str:

@@ -70,7 +70,8 @@ class Inputs:
             if [str(found) for found in find([Path(path) for path in paths])] != listed:
                 return False
         return all(
-            _digest(Path(name)) == recorded[2] for name, recorded in self.files.items()
+            file_digest(Path(name)) == recorded[2]
+            for name, recorded in self.files.items()
         )
 
 
@@ -140,8 +141,8 @@ def _same_stat(path: Path, recorded: list[object]) -> bool:
     return now == recorded[:2] and os.path.realpath(path) == recorded[3]
 
 
-def _digest(path: Path) -> str | None:
-    # Same size and time are not enough: an edit may keep both.
+def file_digest(path: Path) -> str | None:
+    """Return the SHA-256 of the file at `path`, or None if it cannot be read."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:

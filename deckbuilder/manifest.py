@@ -95,11 +95,13 @@ def _path(options: Options) -> Path:
 
 def _key(paths: Sequence[Path], options: Options) -> str:
     from deckbuilder import code_version
+    from deckbuilder.cache_codec import digest
 
     # Relative paths, in the options and in the recorded inputs, name other files
     # from another folder.
-    parts = [code_version.code_version(), os.getcwd(), repr(list(paths)), repr(options)]
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return digest(
+        code_version.code_version(), os.getcwd(), repr(list(paths)), repr(options)
+    )
 
 
 def _outputs_unchanged(outputs: dict[str, Any]) -> bool:

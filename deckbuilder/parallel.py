@@ -88,7 +88,11 @@ class Rendering:
     def add(self, card: Card) -> None:
         """Hand over `card`; its note comes back from `results` in this order."""
         self._waiting.append(card)
-        if self._pool is None and len(self._waiting) >= self._minimum:
+        if (
+            self._pool is None
+            and self._workers > 1
+            and len(self._waiting) >= self._minimum
+        ):
             self._start()
         if self._pool is not None and len(self._waiting) >= CHUNK:
             self._send()
@@ -128,8 +132,6 @@ class Rendering:
         self._chunks.clear()
 
     def _start(self) -> None:
-        if self._workers < 2:
-            return
         # Imported before the workers start, so that forked workers inherit them.
         import deckbuilder.notes  # noqa: F401
         import deckbuilder.render  # noqa: F401
