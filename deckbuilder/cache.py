@@ -82,10 +82,10 @@ cache rather than leaving it stale."""
 class Stored:
     """A card's note found in the cache and not read back yet.
 
-    It carries what grouping, the note time, the stylesheet and the package key
-    need: a note's deck, place and CSS are its card's, its media and contents digest
-    are in the cache's summary. The note itself is read (`BuildCache.read`) only for
-    a package that is written.
+    It carries what grouping, the note time, the stylesheet, the package key and
+    the layout of its package need: a note's deck, place, note type and CSS are its
+    card's, its media and contents digest are in the cache's summary. The note itself
+    is read (`BuildCache.read`) only for a package that is written, as it is written.
     """
 
     key: str
@@ -96,6 +96,10 @@ class Stored:
     @property
     def deck(self) -> str:
         return self.card.deck
+
+    @property
+    def note_type(self) -> str:
+        return self.card.note_type
 
     @property
     def location(self) -> Location:

@@ -13,9 +13,10 @@ import tempfile
 import time
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeAlias, TypeVar
 
 from deckbuilder.cloze import cloze_numbers
 from deckbuilder.files import stage
@@ -128,10 +129,40 @@ def deck_id(name: str) -> int:
     return (1 << 40) + int.from_bytes(digest[:5], "big")
 
 
+class Packed(Protocol):
+    """What writing a package needs of a note before reading it: a `Note`, or a
+    stand-in for one such as the cache's `Stored`."""
+
+    @property
+    def deck(self) -> str: ...
+    @property
+    def note_type(self) -> str: ...
+    @property
+    def anki_note_type(self) -> NoteType | None: ...
+
+
+P = TypeVar("P", bound=Packed)
+
+Rows: TypeAlias = Callable[[sqlite3.Cursor, Iterator[int]], dict[str, Path]]
+"""Writes a package's rows into a new collection, taking note and card ids from the
+iterator; returns the media files its notes show, by their names in the package."""
+
+
 def stage_package(
-    notes: Sequence[Note], path: Path, css: str, timestamp: float, *, tidy: bool = True
+    items: Sequence[P],
+    path: Path,
+    css: str,
+    timestamp: float,
+    *,
+    read: Callable[[P], Note],
+    tidy: bool = True,
 ) -> Path:
-    """Write `notes` to a temporary `.apkg` beside `path` and return it.
+    """Write the notes of `items` to a temporary `.apkg` beside `path` and return it.
+
+    `read` gives the note of an item. It is called once for each item, as its note
+    is written, so that one note read back and its genanki object are held at a
+    time, whatever the size of the package; the package is the one genanki writes
+    for the same notes.
 
     The caller commits it with `files.commit` once every package of the build is
     staged, so that a failed build leaves the previous packages as they were.
@@ -143,31 +174,58 @@ def stage_package(
     import genanki
 
     models = _models(css)
-    for note_type in {n.anki_note_type for n in notes if n.anki_note_type}:
+    for note_type in {i.anki_note_type for i in items if i.anki_note_type}:
         models[note_type.path] = _anki_model(note_type)
     decks: dict[str, genanki.Deck] = {}
-    for note in notes:
-        if note.deck not in decks:
-            decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
-        decks[note.deck].add_note(_genanki_note(note, models))
-    package = genanki.Package([decks[name] for name in sorted(decks)])
-    media = {file.name: file.path for note in notes for file in note.media}
+    placed: dict[str, list[P]] = {}
+    for item in items:
+        if item.deck not in decks:
+            decks[item.deck] = genanki.Deck(deck_id(item.deck), item.deck)
+            placed[item.deck] = []
+        # What genanki's Deck.write_to_db does for each of its notes: a model's JSON
+        # then names the last deck, in package order, with a note of that model.
+        decks[item.deck].add_model(models[_model_key(item)])
+        placed[item.deck].append(item)
+    in_order = [decks[name] for name in sorted(decks)]
+
+    def rows(cursor: sqlite3.Cursor, ids: Iterator[int]) -> dict[str, Path]:
+        # genanki's Package.write_to_db, but the decks hold no notes: it writes the
+        # schema, the col row, the decks and their models. The notes follow, deck
+        # by deck in the same order, so their rows and ids are genanki's.
+        genanki.Package(in_order).write_to_db(cursor, timestamp, ids)
+        media: dict[str, Path] = {}
+        for deck in in_order:
+            for item in placed[deck.name]:
+                note = read(item)
+                assert (note.deck, _model_key(note)) == (deck.name, _model_key(item))
+                media.update((file.name, file.path) for file in note.media)
+                write_note = _genanki_note(note, models).write_to_db  # type: ignore[attr-defined]
+                write_note(cursor, timestamp, deck.deck_id, ids)
+        return media
+
     with warnings.catch_warnings():
         # Raw HTML passes through by design; genanki would print a Python warning
         # about `<?php ... ?>` and the like to the user's terminal.
         warnings.filterwarnings("ignore", _GENANKI_HTML_WARNING, UserWarning, "genanki")
         write = functools.partial(
-            _write, package, timestamp=timestamp, media=media, size=len(notes)
+            _write, rows=rows, timestamp=timestamp, size=len(items)
         )
         return stage(path, write, tidy=tidy)
+
+
+def _model_key(note: Packed) -> object:
+    """Return the key in `_models` of the note type of `note`."""
+    if note.anki_note_type is not None:
+        return note.anki_note_type.path
+    return note.note_type if note.note_type in ("cloze", "type-in") else "basic"
 
 
 def _genanki_note(note: Note, models: dict[object, object]) -> object:
     import genanki
 
     common = {"tags": list(note.tags), "guid": note.guid or note_guid(note.card_id)}
+    model = models[_model_key(note)]
     if note.anki_note_type is not None:
-        model = models[note.anki_note_type.path]
         if note.anki_note_type.cloze:
             numbers = sorted(set(cloze_numbers("".join(note.fields))))
             return _cloze_note_class()(model, list(note.fields), numbers, **common)
@@ -175,13 +233,13 @@ def _genanki_note(note: Note, models: dict[object, object]) -> object:
     if note.note_type == "cloze":
         fields = [note.front, note.back, note.source]
         numbers = cloze_numbers(note.front)
-        return _cloze_note_class()(models["cloze"], fields, numbers, **common)
+        return _cloze_note_class()(model, fields, numbers, **common)
     if note.note_type == "type-in":
         fields = [note.front, note.back, note.extra, note.source]
-        return genanki.Note(model=models["type-in"], fields=fields, **common)
+        return genanki.Note(model=model, fields=fields, **common)
     reverse = "y" if note.note_type == "reversed" else ""
     fields = [note.front, note.back, note.source, reverse]
-    return genanki.Note(model=models["basic"], fields=fields, **common)
+    return genanki.Note(model=model, fields=fields, **common)
 
 
 def _anki_model(note_type: NoteType) -> object:
@@ -281,9 +339,7 @@ def _cloze_note_class() -> type:
     return ClozeNote
 
 
-def _write(
-    package: object, path: Path, timestamp: float, media: dict[str, Path], size: int
-) -> None:
+def _write(path: Path, rows: Rows, timestamp: float, size: int) -> None:
     # genanki's write_to_file builds the collection in an SQLite file that SQLite
     # syncs to disk at every commit (a quarter of a second per package on a busy disk)
     # and that is never deleted. Here the same collection is built without syncing:
@@ -295,13 +351,14 @@ def _write(
     stamp = time.gmtime(max(timestamp, _ZIP_EPOCH))[:6]
     with contextlib.ExitStack() as stack:
         if size <= _IN_MEMORY:
-            collection: Path | bytes = _collection(package, ":memory:", timestamp)
+            collection: Path | bytes
+            collection, media = _collection(rows, ":memory:", timestamp)
         else:
             folder = stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="deckbuilder-")
             )
             collection = Path(folder, "collection.anki2")
-            _collection(package, str(collection), timestamp)
+            _, media = _collection(rows, str(collection), timestamp)
         # genanki stores a media file under its file name; sorted, so that the zip is
         # the same every time.
         names = sorted(media)
@@ -317,19 +374,20 @@ def _write(
                 _copy(archive, media[name], _entry(str(number), stamp))
 
 
-def _collection(package: object, where: str, timestamp: float) -> bytes:
-    """Build the package's collection in the SQLite database `where`; return its
-    bytes if it is in memory."""
+def _collection(
+    rows: Rows, where: str, timestamp: float
+) -> tuple[bytes, dict[str, Path]]:
+    """Build a package's collection in the SQLite database `where`; return its
+    bytes if it is in memory, and the media files its notes show."""
     connection = sqlite3.connect(where)
     try:
         connection.execute("PRAGMA synchronous = OFF")
         connection.execute("PRAGMA journal_mode = OFF")
         # Note and card ids count up from the time; Anki refuses an id of 0.
         ids = itertools.count(max(int(timestamp * 1000), 1))
-        write_to_db = package.write_to_db  # type: ignore[attr-defined]
-        write_to_db(connection.cursor(), timestamp, ids)
+        media = rows(connection.cursor(), ids)
         connection.commit()
-        return connection.serialize() if where == ":memory:" else b""
+        return (connection.serialize() if where == ":memory:" else b""), media
     finally:
         connection.close()
 

@@ -73,12 +73,12 @@ class Packages:
         *,
         css: str,
         cache: BuildCache | None,
-        read: Callable[[list[Note | Stored]], list[Note]],
+        read: Callable[[Note | Stored], Note],
     ) -> None:
         """Plan the packages of `cards`, whose notes `add` takes in their order.
 
-        `css` is every package's stylesheet; `read` gives the notes to write for
-        those of a package, reading cached ones back.
+        `css` is every package's stylesheet; `read` gives the note to write for one
+        that `add` took, reading a cached one back, as the package is written.
         """
         self._options = options
         self._report = report
@@ -169,9 +169,9 @@ class Packages:
                     self._staged[name] = None
                     self._tick()
                     return
-            notes = self._read(group)
-            del group
-            written = stage_package(notes, path, self._css, timestamp, tidy=False)
+            written = stage_package(
+                group, path, self._css, timestamp, read=self._read, tidy=False
+            )
         except (OutputError, SourceError) as error:
             assert error.location is not None
             self._errors.append(

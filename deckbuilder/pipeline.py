@@ -122,7 +122,7 @@ def _build(
                 report,
                 css=_stylesheet(plan.cards),
                 cache=cache,
-                read=lambda group: _read(group, cache, options),
+                read=lambda note: _read(note, cache, options),
             )
             plan.cards.clear()  # rendering lets each card go once it is done
             for note in _notes(plan, rendering, report, cache, options):
@@ -257,31 +257,25 @@ def _parsed(
     return _card_again(card, cache, options)
 
 
-def _read(
-    group: Sequence[Note | Stored], cache: BuildCache | None, options: Options
-) -> list[Note]:
-    """Return the notes of a package to write, reading cached ones back."""
+def _read(item: Note | Stored, cache: BuildCache | None, options: Options) -> Note:
+    """Return the note to write for `item`, reading a cached one back."""
     from deckbuilder import parallel
     from deckbuilder.cache import Stored
 
-    notes = []
-    for item in group:
-        if not isinstance(item, Stored):
-            notes.append(item)
-            continue
-        assert cache is not None
-        note = cache.read(item)
-        if note is None:
-            # Its summary read back and its note did not: a damaged cache. The card
-            # renders as it did, diagnostics included, so the report stands.
-            card = item.card
-            if isinstance(card, CardSummary):
-                card = _card_again(card, cache, options)
-            (fresh,) = parallel.render_cards([card])
-            cache.remember_note(item.key, fresh)
-            note = fresh[0]
-        notes.append(note)
-    return notes
+    if not isinstance(item, Stored):
+        return item
+    assert cache is not None
+    note = cache.read(item)
+    if note is not None:
+        return note
+    # Its summary read back and its note did not: a damaged cache. The card renders
+    # as it did, diagnostics included, so the report stands.
+    card = item.card
+    if isinstance(card, CardSummary):
+        card = _card_again(card, cache, options)
+    (fresh,) = parallel.render_cards([card])
+    cache.remember_note(item.key, fresh)
+    return fresh[0]
 
 
 def _card_again(summary: CardSummary, cache: BuildCache, options: Options) -> Card:

@@ -702,6 +702,23 @@ def test_note_that_does_not_read_back_is_rendered_again(
     assert packages(out) == packages(tmp_path / "cold")
 
 
+def test_bundle_rebuilt_from_the_cache_gives_the_bytes_of_a_cold_bundle(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One package of two decks, written deck by deck: the notes of the unchanged
+    # cards read back from the cache one at a time, the edited card's rendered.
+    out = tmp_path / "out"
+    cold(cards, out, bundle="all")
+    (cards / "cached.md").write_text(DECK.replace("Nine", "Nine (three squared)"))
+    read = reads(monkeypatch)
+
+    pipeline.build([cards], options(out, bundle="all"))
+
+    assert packages(out) == cold(cards, tmp_path / "cold", bundle="all")
+    assert list(packages(out)) == ["all.apkg"]
+    assert len(read) == 3  # two cards of cached.md, one of other.md
+
+
 def parsed_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the names of the card files a build parses."""
     from deckbuilder import parse
