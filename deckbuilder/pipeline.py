@@ -266,16 +266,26 @@ def _read(item: Note | Stored, cache: BuildCache | None, options: Options) -> No
         return item
     assert cache is not None
     note = cache.read(item)
-    if note is not None:
+    if note is not None and _placed_as(note, item):
         return note
-    # Its summary read back and its note did not: a damaged cache. The card renders
-    # as it did, diagnostics included, so the report stands.
+    # Its summary read back and its note did not, or not as its card places it: a
+    # damaged cache. The card renders as it did, diagnostics included, so the report
+    # stands.
     card = item.card
     if isinstance(card, CardSummary):
         card = _card_again(card, cache, options)
     (fresh,) = parallel.render_cards([card])
     cache.remember_note(item.key, fresh)
     return fresh[0]
+
+
+def _placed_as(note: Note, stored: Stored) -> bool:
+    """Tell whether `note` has the deck and note type its card gave the package."""
+    return (note.deck, note.note_type, note.anki_note_type) == (
+        stored.deck,
+        stored.note_type,
+        stored.anki_note_type,
+    )
 
 
 def _card_again(summary: CardSummary, cache: BuildCache, options: Options) -> Card:

@@ -702,6 +702,28 @@ def test_note_that_does_not_read_back_is_rendered_again(
     assert packages(out) == packages(tmp_path / "cold")
 
 
+@pytest.mark.parametrize(
+    "changes", [{"deck": "Elsewhere"}, {"note_type": "type-in"}], ids=str
+)
+def test_note_that_reads_back_for_another_deck_or_note_type_is_rendered_again(
+    cards: Path, tmp_path: Path, changes: dict[str, str]
+) -> None:
+    # Its package's decks and note types are laid out from the cards before any
+    # note is read back, so a note must read back as its card has it.
+    out = tmp_path / "out"
+    cold(cards, out)
+    _change_rows(
+        _cache_file(out), "notes", lambda e: e["note"]["fields"].update(changes)
+    )
+    (out / "cached.apkg").unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    expected = pipeline.build([cards], options(tmp_path / "cold", cache=False))
+    assert packages(out) == packages(tmp_path / "cold")
+    assert report.diagnostics == expected.diagnostics
+
+
 def test_bundle_rebuilt_from_the_cache_gives_the_bytes_of_a_cold_bundle(
     cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
