@@ -113,7 +113,9 @@ def _outputs_unchanged(outputs: dict[str, Any]) -> bool:
 
 
 def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    # Read in pieces, as `inputs.file_digest` does: a bundle can be tens of MB.
+    with path.open("rb", buffering=0) as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _encode_report(report: Report) -> dict[str, Any]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import hashlib
 import io
 import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -454,3 +456,24 @@ def test_link_pointed_elsewhere_gives_what_a_cold_build_gives(
     expected = build(project / "cold", cache=False)
     assert written(report) == written(expected)
     assert written(report) != before
+
+
+@pytest.mark.parametrize(
+    "digest", [inputs.file_digest, manifest._file_digest], ids=["inputs", "manifest"]
+)
+def test_a_large_package_is_digested_without_being_read_whole(
+    tmp_path: Path, digest: Callable[[Path], str | None]
+) -> None:
+    # A bundle of 10,000 notes is a file of 28 MB: its digest is taken once it is
+    # written, and again before a build that nothing changed is replayed.
+    package = tmp_path / "all.apkg"
+    package.write_bytes(os.urandom(1 << 20) * 16)
+    tracemalloc.start()
+    try:
+        found = digest(package)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert found == hashlib.sha256(package.read_bytes()).hexdigest()
+    assert peak < 1 << 20
