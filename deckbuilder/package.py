@@ -197,6 +197,8 @@ def stage_package(
         for deck in in_order:
             for item in placed[deck.name]:
                 note = read(item)
+                # Its deck's models were chosen by its item, so it must agree; a
+                # cached note that would not is rendered again (`pipeline._read`).
                 assert (note.deck, _model_key(note)) == (deck.name, _model_key(item))
                 media.update((file.name, file.path) for file in note.media)
                 write_note = _genanki_note(note, models).write_to_db  # type: ignore[attr-defined]
