@@ -680,7 +680,9 @@ def _cold_with_notes_that_do_not_read_back(cards: Path, out: Path) -> None:
     """Build cold, then damage every cached note (not its summary) and delete the
     package, so the next build must write it from notes that do not read back."""
     cold(cards, out)
-    _change_rows(_cache_file(out), "notes", lambda e: e["note"].update(front=None))
+    _change_rows(
+        _cache_file(out), "notes", lambda e: e["note"]["fields"].update(front=None)
+    )
     (out / "cached.apkg").unlink()
 
 
