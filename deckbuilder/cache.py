@@ -77,7 +77,6 @@ progress. Every other option is part of the key, so one added later invalidates 
 cache rather than leaving it stale."""
 
 
-
 @dataclass(frozen=True)
 class Stored:
     """A card's note found in the cache and not read back yet.
@@ -160,6 +159,11 @@ class BuildCache:
     def for_build(cls, options: Options) -> BuildCache:
         """Return the cache in the output folder of `options`."""
         return cls(options.out / FOLDER / "cache.sqlite", options)
+
+    @property
+    def empty(self) -> bool:
+        """Tell whether the cache holds no note: every card is to be rendered."""
+        return self._notes_stored == 0
 
     def key(self, card: Card) -> str:
         """Return the key of everything that shapes the note of `card`."""

@@ -37,6 +37,11 @@ CHUNK = 50
 while the card files are still being read, and that no worker idles long at the
 end; large enough that moving them costs little beside rendering them."""
 
+CARD_BYTES = 2000
+"""Bytes of card file that a card takes, at most, as a rule: `minimum` times as many
+bytes to read and render start the workers before the first file is read (see
+`Rendering.expect`)."""
+
 Rendered = tuple["Note", list[Diagnostic], "NoteEntry | None"]
 """A card's note, the diagnostics rendering it gave and, for a build with a cache,
 the cache's entry for it, encoded where the note was rendered."""
@@ -84,6 +89,20 @@ class Rendering:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    def expect(self, size: int) -> None:
+        """Start the workers now if `size` bytes of card files are about to be read
+        and every card rendered, enough for `minimum` cards even if they are long.
+
+        They then render the first cards while the rest are read, instead of
+        waiting for `minimum` cards to be read first.
+        """
+        if (
+            self._pool is None
+            and self._workers > 1
+            and size >= self._minimum * CARD_BYTES
+        ):
+            self._start()
 
     def add(self, card: Card) -> None:
         """Hand over `card`; its note comes back from `results` in this order."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -178,7 +178,13 @@ def _plan(
     plan = _Plan([], [], [])
     read = Report()
     incomplete = Report()
-    for file in _loaded(paths, read, options, cache):
+
+    def listed(sources: list[Path]) -> None:
+        # A build with nothing to take from a cache renders every card it reads.
+        if cache is None or cache.empty:
+            rendering.expect(sum(_size(source) for source in sources))
+
+    for file in _loaded(paths, read, options, cache, listed):
         for card in file.cards:
             if not ships(card, options, incomplete):
                 continue
@@ -205,10 +211,13 @@ def _loaded(
     report: Report,
     options: Options | None,
     cache: BuildCache | None,
+    listed: Callable[[list[Path]], object] = lambda sources: None,
 ) -> Iterator[CardFile | FileSummary]:
     """Yield each card file under `paths` parsed, or, with a `cache`, its summary
-    where it need not be parsed again."""
-    for path in _counted(find_sources(paths), "reading", options):
+    where it need not be parsed again; `listed` is given the files first."""
+    sources = find_sources(paths)
+    listed(sources)
+    for path in _counted(sources, "reading", options):
         try:
             parsed = _parse(path, options, cache)
         except SourceError as error:
@@ -301,9 +310,7 @@ def _card_again(summary: CardSummary, cache: BuildCache, options: Options) -> Ca
     )
 
 
-def _group(
-    notes: Sequence[N], options: Options, report: Report
-) -> dict[str, list[N]]:
+def _group(notes: Sequence[N], options: Options, report: Report) -> dict[str, list[N]]:
     errors: list[Diagnostic] = []
     packages: dict[str, list[N]] = {}
     for note, name in zip(notes, package_names(notes, options, errors), strict=True):
@@ -311,6 +318,13 @@ def _group(
             packages.setdefault(name, []).append(note)
     report.diagnostics.extend(errors)
     return packages
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reading it says what is wrong
 
 
 def _stylesheet(notes: Sequence[Placed]) -> str:

@@ -529,6 +529,69 @@ def test_parallel_rendering_gives_the_same_packages(
     assert started
 
 
+def _events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record when the workers start and when each card file is read."""
+    events: list[str] = []
+    start, parse = parallel.Rendering._start, pipeline._parse
+
+    def started(rendering: parallel.Rendering) -> None:
+        events.append("workers")
+        start(rendering)
+
+    def parsed(path: Path, *args: Any) -> Any:
+        events.append(path.name)
+        return parse(path, *args)
+
+    monkeypatch.setattr(parallel.Rendering, "_start", started)
+    monkeypatch.setattr(pipeline, "_parse", parsed)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    return events
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_cold_build_of_enough_bytes_starts_the_workers_before_reading(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: bool
+) -> None:
+    serial = cold(cards, tmp_path / "serial", cache=cache)
+    size = sum(path.stat().st_size for path in cards.glob("*.md"))
+    monkeypatch.setattr(parallel, "MINIMUM", 1000)  # more cards than the files hold
+    monkeypatch.setattr(parallel, "CARD_BYTES", size // 1000)
+    events = _events(monkeypatch)
+
+    assert cold(cards, tmp_path / "parallel", cache=cache) == serial
+    assert events[0] == "workers"
+    assert events.count("workers") == 1
+
+
+def test_cold_build_of_fewer_bytes_reads_before_starting_workers(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = sum(path.stat().st_size for path in cards.glob("*.md"))
+    monkeypatch.setattr(parallel, "MINIMUM", 1)  # the first card starts them
+    monkeypatch.setattr(parallel, "CARD_BYTES", size + 1)
+    events = _events(monkeypatch)
+
+    cold(cards, tmp_path / "out")
+
+    assert events.index("workers") > 0
+
+
+def test_rebuild_with_notes_cached_starts_no_workers_before_reading(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    for path in cards.glob("*.md"):  # every card renders again, and is cached
+        path.write_text(path.read_text() + "\nMore.\n")
+    monkeypatch.setattr(parallel, "CARD_BYTES", 1)
+    events = _events(monkeypatch)
+
+    pipeline.build([cards], options(out))
+
+    assert "workers" not in events  # the cards are fewer than MINIMUM
+    assert events
+
+
 def test_render_cards_in_workers_matches_one_process(cards: Path) -> None:
     report = pipeline.Report()
     loaded = [card for file in pipeline.load([cards], report) for card in file.cards]
