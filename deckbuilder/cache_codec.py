@@ -175,9 +175,13 @@ def decode_media(value: object) -> tuple[MediaFile, ...]:
     return media
 
 
+_PLAIN = (str, int, float, bool, type(None))
+"""Types that JSON holds as they are."""
+
+
 def encode(value: object) -> object:
     """Return `value` (text, numbers, tuples, paths, dataclasses) as JSON data."""
-    if value is None or type(value) in (str, int, float, bool):
+    if type(value) in _PLAIN:
         return value
     if isinstance(value, tuple):
         return {"tuple": [encode(item) for item in value]}
@@ -192,6 +196,8 @@ def encode(value: object) -> object:
 def files_of(value: object) -> Iterator[Path]:
     """Yield the files a note refers to; a location's path is the card's own file,
     which the card's key covers."""
+    if type(value) in _PLAIN:
+        return  # most of a note: its fields' text
     if isinstance(value, Path):
         yield value
     elif isinstance(value, tuple):
