@@ -9,13 +9,15 @@ import itertools
 import json
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
+import types
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeAlias, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from deckbuilder.cloze import cloze_numbers
 from deckbuilder.files import stage
@@ -106,9 +108,34 @@ class Note:
         return f"{self.location.path.as_posix()}:{self.location.line}"
 
 
+def _genanki() -> Any:
+    """Import genanki, without the asyncio its `cached_property` dependency imports.
+
+    That module imports asyncio (and with it ssl and subprocess: 0.04 to 0.1 s, a
+    sixth of a rebuild that renders one card) for coroutine properties, which
+    genanki has none of. While genanki is imported, the name stands for the
+    standard library's `functools.cached_property`, which does all genanki asks:
+    a value worked out on first use and kept on the instance. The package itself
+    stays importable as it is by anything else.
+    """
+    if "genanki" in sys.modules:
+        return sys.modules["genanki"]
+    stand_in = "cached_property" not in sys.modules
+    if stand_in:
+        module = types.ModuleType("cached_property")
+        module.cached_property = functools.cached_property  # type: ignore[attr-defined]
+        sys.modules["cached_property"] = module
+    try:
+        import genanki
+    finally:
+        if stand_in:
+            del sys.modules["cached_property"]
+    return genanki
+
+
 def note_guid(card_id: str) -> str:
     """Return the Anki GUID of a card id; it never depends on the card's text."""
-    import genanki
+    genanki = _genanki()
 
     guid: str = genanki.guid_for("deckbuilder", card_id)
     return guid
@@ -169,12 +196,12 @@ def stage_package(
     an existing note only when the incoming copy is newer, so it must move forward
     whenever a source changes. `tidy` is passed to `files.stage`.
     """
-    import genanki
+    genanki = _genanki()
 
     models = dict(_models(css))
     for note_type in {i.anki_note_type for i in items if i.anki_note_type}:
         models[note_type.path] = _anki_model(note_type)
-    decks: dict[str, genanki.Deck] = {}
+    decks: dict[str, Any] = {}
     placed: dict[str, list[P]] = {}
     for item in items:
         if item.deck not in decks:
@@ -236,7 +263,7 @@ def _genanki_note(note: Note, models: dict[object, object]) -> object:
 
 def _anki_model(note_type: NoteType) -> object:
     """Return the genanki model of an Anki note type file, as Anki has it."""
-    import genanki
+    genanki = _genanki()
 
     from deckbuilder.highlight import CODE_CLASS, code_colours
 
@@ -278,7 +305,7 @@ def _models(css: str) -> dict[object, object]:
     Callers copy the dictionary before adding to it; the note types themselves
     are never changed by writing them.
     """
-    import genanki
+    genanki = _genanki()
 
     def field_list(*names: str) -> list[dict[str, str]]:
         return [{"name": name} for name in names]
@@ -317,9 +344,9 @@ def _models(css: str) -> dict[object, object]:
 @functools.cache
 def _note_classes() -> tuple[type, type]:
     """Return the genanki note classes of plain and cloze notes."""
-    import genanki
+    genanki = _genanki()
 
-    class Note(genanki.Note):  # type: ignore[misc]
+    class Note(genanki.Note):  # type: ignore[misc,name-defined]
         """A genanki note that does not look for invalid HTML in its fields.
 
         Raw HTML passes through by design, so genanki's warning about `<?php ... ?>`

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import gc
-import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +17,8 @@ from deckbuilder.model import Card
 from deckbuilder.report import Diagnostic
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from deckbuilder.cache_codec import NoteEntry
     from deckbuilder.package import Note
     from deckbuilder.render import Renderer
@@ -124,6 +121,8 @@ class Rendering:
         if self._pool is None:
             yield from _rendered_here(self._waiting, self._entries)
             return
+        from concurrent.futures.process import BrokenProcessPool
+
         if self._waiting:
             self._send()
         while self._chunks:
@@ -151,6 +150,10 @@ class Rendering:
         self._chunks.clear()
 
     def _start(self) -> None:
+        # Imported only here: a build that renders in its own process does without
+        # them (a tenth of the start of a rebuild that renders one card).
+        from concurrent.futures import ProcessPoolExecutor
+
         # Imported before the workers start, so that forked workers inherit them.
         import deckbuilder.notes  # noqa: F401
         import deckbuilder.render  # noqa: F401
@@ -231,6 +234,8 @@ def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -256,6 +261,9 @@ def _context() -> Any:
     # Forking starts a worker that already holds the imported renderer, in a few
     # milliseconds. It is safe only with no other threads running, and only on Linux:
     # macOS system libraries may crash in a forked child.
+    import multiprocessing
+    import threading
+
     if sys.platform == "linux" and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")

@@ -671,6 +671,27 @@ def test_rebuild_with_every_note_cached_imports_no_renderer(
     assert result.stdout.strip() == "[]"
 
 
+def test_build_of_a_small_deck_imports_no_worker_machinery(
+    cards: Path, tmp_path: Path
+) -> None:
+    # Fewer cards than parallel.MINIMUM render in the build's own process: the
+    # process pool's modules are a tenth of the start of a one-card rebuild.
+    code = (
+        "import sys; from pathlib import Path; "
+        "from deckbuilder import Options, build; "
+        f"report = build([Path({str(cards)!r})], Options(out=Path("
+        f"{str(tmp_path / 'out')!r}), source_date_epoch=1_700_000_000)); "
+        "print(report.cards > 0, [m for m in ('multiprocessing', "
+        "'concurrent.futures') if m in sys.modules])"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "True []"
+
+
 def test_cache_file_is_closed_after_a_failed_build(
     cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -200,3 +202,21 @@ def test_a_note_that_cannot_be_read_leaves_no_package(tmp_path: Path) -> None:
         stage_package(mixed_notes(tmp_path), tmp_path / "a.apkg", "", 1.7e9, read=read)
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_genanki_is_imported_without_asyncio_and_leaves_cached_property_alone() -> None:
+    # genanki's `cached_property` dependency imports asyncio, a sixth of the time
+    # of a rebuild that renders one card; the package's own module stays importable.
+    code = (
+        "import sys; from deckbuilder import package; genanki = package._genanki(); "
+        "imported = [m for m in ('asyncio', 'ssl') if m in sys.modules]; "
+        "import cached_property; "
+        "print(imported, hasattr(cached_property, 'threaded_cached_property'), "
+        "genanki.Note.cards.__class__.__module__)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.split() == ["[]", "True", "functools"]
