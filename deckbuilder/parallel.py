@@ -165,7 +165,10 @@ class Rendering:
         gc.freeze()
         try:
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=_context(), initializer=_start_worker
+                self._workers,
+                mp_context=_context(),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
         finally:
             gc.unfreeze()
@@ -227,7 +230,7 @@ def _render_one(card: Card, renderer: Renderer, entries: bool) -> Rendered:
     return note, diagnostics, note_entry(note, diagnostics)
 
 
-def _start_worker() -> None:
+def _start_worker(build: int) -> None:
     # Ctrl-C reaches every process of the terminal's group: the build stops its
     # workers itself, and they must not print tracebacks of their own. Should the
     # build die without stopping them (SIGKILL, SIGTERM), Linux ends them too.
@@ -238,6 +241,9 @@ def _start_worker() -> None:
 
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != build:
+            # The build died before the signal was asked for: it never comes.
+            os._exit(1)
 
 
 def _render_in_worker(cards: list[Card], entries: bool) -> list[Rendered]:
