@@ -23,6 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: Typer's boxed ones import its rich formatting,
+    # half of the start of `deckbuilder --help`.
+    rich_markup_mode=None,
 )
 
 Paths = Annotated[

@@ -171,6 +171,25 @@ def test_cli_start_up_imports_no_heavy_module() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_help_imports_no_rich_formatting() -> None:
+    # Typer's boxed help imports rich's console and markup: half of the start of
+    # `deckbuilder --help`.
+    heavy = ["rich", "typer.rich_utils", "genanki", "markdown", "pygments"]
+    code = (
+        "import sys; sys.argv = ['deckbuilder', '--help']\n"
+        "from deckbuilder.launch import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {heavy!r} if m in sys.modules], file=sys.stderr)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert "Usage: deckbuilder" in result.stdout
+    assert result.stderr.strip() == "[]"
+
+
 SEED = Path(__file__).parent / "data" / "import" / "gans_brainscape.txt"
 
 
