@@ -226,8 +226,8 @@ def stage_package(
                 # cached note that would not is rendered again (`pipeline._read`).
                 assert (note.deck, _model_key(note)) == (deck.name, _model_key(item))
                 media.update((file.name, file.path) for file in note.media)
-                write_note = _genanki_note(note, models).write_to_db  # type: ignore[attr-defined]
-                write_note(cursor, timestamp, deck.deck_id, ids)
+                genanki_note = _genanki_note(note, models)
+                genanki_note.write_to_db(cursor, timestamp, deck.deck_id, ids)
         return media
 
     write = functools.partial(_write, rows=rows, timestamp=timestamp, size=len(items))
@@ -241,7 +241,7 @@ def _model_key(note: Packed) -> object:
     return note.note_type if note.note_type in ("cloze", "type-in") else "basic"
 
 
-def _genanki_note(note: Note, models: dict[object, object]) -> object:
+def _genanki_note(note: Note, models: dict[object, object]) -> Any:
     plain, cloze = _note_classes()
     common = {"tags": list(note.tags), "guid": note.guid or note_guid(note.card_id)}
     model = models[_model_key(note)]
