@@ -198,7 +198,7 @@ def stage_package(
     """
     genanki = _genanki()
 
-    models = dict(_models(css))
+    models = _models(css)
     for note_type in {i.anki_note_type for i in items if i.anki_note_type}:
         models[note_type.path] = _anki_model(note_type)
     decks: dict[str, Any] = {}
@@ -296,15 +296,17 @@ CODE_CSS_START = "/* deckbuilder: code colours */"
 CODE_CSS_END = "/* deckbuilder: end of code colours */"
 
 
-@functools.lru_cache(maxsize=2)
 def _models(css: str) -> dict[object, object]:
-    """Return the note type of each kind of card, by kind.
+    """Return the note type of each kind of card, by kind, in a dictionary of the
+    caller's own."""
+    return dict(_shared_models(css))
 
-    Made once for every package of a build: genanki works out which fields each
-    of a note type's cards needs by rendering its templates (4 ms a package).
-    Callers copy the dictionary before adding to it; the note types themselves
-    are never changed by writing them.
-    """
+
+@functools.lru_cache(maxsize=2)
+def _shared_models(css: str) -> dict[object, object]:
+    """Return the note types of `_models`, made once for every package of a build:
+    genanki works out which fields each of a note type's cards needs by rendering
+    its templates (4 ms a package). Writing a note type never changes it."""
     genanki = _genanki()
 
     def field_list(*names: str) -> list[dict[str, str]]:

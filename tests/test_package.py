@@ -220,3 +220,14 @@ def test_genanki_is_imported_without_asyncio_and_leaves_cached_property_alone() 
     )
 
     assert result.stdout.split() == ["[]", "True", "functools"]
+
+
+def test_note_types_are_made_once_per_css_and_each_caller_gets_its_own() -> None:
+    first = package._models("css")
+    first["added by one package"] = object()
+
+    second = package._models("css")
+
+    assert "added by one package" not in second
+    assert second["basic"] is first["basic"]  # genanki's `req` is worked out once
+    assert package._models("other css")["basic"] is not first["basic"]
