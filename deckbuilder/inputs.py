@@ -144,9 +144,14 @@ def _same_stat(path: Path, recorded: list[object]) -> bool:
 def file_digest(path: Path) -> str | None:
     """Return the SHA-256 of the file at `path`, or None if it cannot be read."""
     try:
-        # Read in pieces: a package of 10,000 notes is a file of 28 MB, which
-        # would otherwise be in memory beside the notes it was written from.
-        with path.open("rb", buffering=0) as file:
-            return hashlib.file_digest(file, "sha256").hexdigest()
+        return sha256_of(path)
     except OSError:
         return None
+
+
+def sha256_of(path: Path) -> str:
+    """Return the SHA-256 of the file at `path`; OSError if it cannot be read."""
+    # Read in pieces: a package of 10,000 notes is a file of 28 MB, which would
+    # otherwise be in memory beside the notes it was written from.
+    with path.open("rb", buffering=0) as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()

@@ -12,7 +12,6 @@ missing or damaged manifest included, means a full build.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from deckbuilder.errors import DeckbuilderError
-from deckbuilder.inputs import Inputs
+from deckbuilder.inputs import Inputs, sha256_of
 from deckbuilder.model import Location
 from deckbuilder.options import Options
 from deckbuilder.report import Diagnostic, Report, Severity
@@ -71,7 +70,7 @@ def record(
         return
     outputs = {}
     for package in report.packages:
-        digest = known(Path(package)) or _file_digest(Path(package))
+        digest = known(Path(package)) or sha256_of(Path(package))
         outputs[package] = [Path(package).stat().st_size, digest]
     entry = {
         "format": FORMAT,
@@ -107,15 +106,9 @@ def _key(paths: Sequence[Path], options: Options) -> str:
 def _outputs_unchanged(outputs: dict[str, Any]) -> bool:
     for package, (size, digest) in outputs.items():
         path = Path(package)
-        if path.stat().st_size != size or _file_digest(path) != digest:
+        if path.stat().st_size != size or sha256_of(path) != digest:
             return False
     return True
-
-
-def _file_digest(path: Path) -> str:
-    # Read in pieces, as `inputs.file_digest` does: a bundle can be tens of MB.
-    with path.open("rb", buffering=0) as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _encode_report(report: Report) -> dict[str, Any]:
