@@ -94,22 +94,12 @@ class Rendering:
         They then render the first cards while the rest are read, instead of
         waiting for `minimum` cards to be read first.
         """
-        if (
-            self._pool is None
-            and self._workers > 1
-            and size >= self._minimum * CARD_BYTES
-        ):
-            self._start()
+        self._start_if(size >= self._minimum * CARD_BYTES)
 
     def add(self, card: Card) -> None:
         """Hand over `card`; its note comes back from `results` in this order."""
         self._waiting.append(card)
-        if (
-            self._pool is None
-            and self._workers > 1
-            and len(self._waiting) >= self._minimum
-        ):
-            self._start()
+        self._start_if(len(self._waiting) >= self._minimum)
         if self._pool is not None and len(self._waiting) >= CHUNK:
             self._send()
 
@@ -148,6 +138,12 @@ class Rendering:
                 process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         self._chunks.clear()
+
+    def _start_if(self, enough: bool) -> None:
+        """Start the workers if there are `enough` cards to render, waiting or
+        expected, more than one core, and no workers yet."""
+        if enough and self._pool is None and self._workers > 1:
+            self._start()
 
     def _start(self) -> None:
         # Imported only here: a build that renders in its own process does without
