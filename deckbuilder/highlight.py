@@ -215,7 +215,9 @@ def _lexer(name: str) -> Lexer:
 
 
 def _suggest(language: str) -> str:
-    matches = difflib.get_close_matches(language, _known_names(), n=1)
+    # A looser match suggests names that only share letters ("spicelang" for
+    # "nosuchlang").
+    matches = difflib.get_close_matches(language, _known_names(), n=1, cutoff=0.75)
     return matches[0] if matches else "python"
 
 

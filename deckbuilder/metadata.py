@@ -54,6 +54,15 @@ def read_tags(value: object, location: Location) -> tuple[str, ...]:
         )
     tags = []
     for word in words:
+        if isinstance(word, dict):
+            # YAML reads `ml::` or `a: b` in a list as a mapping.
+            raise SourceError(
+                "a tag in the list ends with `:` or holds `: `, so YAML reads it as "
+                "a mapping, not a tag",
+                location,
+                "quote the tag, e.g. `tags: ['ml::gans']`, and give every `::` a "
+                "word on both sides",
+            )
         if not isinstance(word, str | int) or not str(word).strip():
             raise SourceError(
                 f"tag {word!r} is not a word", location, "write tags as words"
@@ -130,3 +139,4 @@ def module_names(value: object, location: Location, key: str) -> tuple[str, ...]
             f"write e.g. `{key}: gan_tf1`",
         )
     return tuple(names)
+

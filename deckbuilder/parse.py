@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deckbuilder.block_options import OPTIONS, PYTHON, option_problem, unknown_option
 from deckbuilder.deckcss import read_deck_css
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
@@ -42,6 +43,13 @@ _SEPARATOR = "???"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _METADATA_KEYS = ("id", "tags", "type", "setup", "guid", "note-type")
 _FIELD = re.compile(r"^\s*<!--\s*field:(?P<name>.*?)-->\s*$")
+_OPEN_METADATA = re.compile(
+    rf"^\s*<!--\s*(?:{'|'.join(_METADATA_KEYS)})\s*:(?!.*-->)", re.IGNORECASE
+)
+"""Card metadata that does not close on its line."""
+_NEAR_HEADING = re.compile(r"^ {0,3}##[^#\s]")
+"""`##` and text without a space: not a card, but Python-Markdown makes it a heading."""
+_KEY_LINE = re.compile(r"^[A-Za-z][\w-]*[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,7 @@ class _FileParser:
         return Location(self.path, key_line(self.lines, self.front_end, key))
 
     def parse(self, body_start: int, headings: list[int]) -> Parsed:
+        self._check_layout(body_start)
         preamble_end = headings[0] if headings else len(self.lines)
         ends = [*headings[1:], len(self.lines)] if headings else []
         cards = tuple(
@@ -204,9 +213,42 @@ class _FileParser:
             cards=cards,
             setup=self.setup,
             preamble="\n".join(self.lines[body_start:preamble_end]).strip(),
-            preamble_blocks=self._blocks(body_start, preamble_end),
+            preamble_blocks=self._blocks(body_start, preamble_end, preamble=True),
         )
         return Parsed(file, tuple(self.diagnostics))
+
+    def _check_layout(self, body_start: int) -> None:
+        """Warn of lines that look like front matter or a card and are neither."""
+        lines = self.lines
+        first = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if (
+            body_start == 0
+            and first
+            and lines[first].rstrip() == "---"
+            and first + 1 < len(lines)
+            and _KEY_LINE.match(lines[first + 1])
+        ):
+            self._error(
+                SourceError(
+                    "front matter must start on the file's first line; this is read "
+                    "as text",
+                    Location(self.path, first + 1),
+                    "delete the blank lines above `---`",
+                ),
+                Severity.WARNING,
+            )
+        for index in range(body_start, len(lines)):
+            if not self.in_fence[index] and _NEAR_HEADING.match(lines[index]):
+                self._error(
+                    SourceError(
+                        "`##` without a space after it does not start a card "
+                        "(Python-Markdown shows it as a heading)",
+                        Location(self.path, index + 1),
+                        "write `## ` with a space to start a card, or `\\##` for "
+                        "the characters themselves",
+                    ),
+                    Severity.WARNING,
+                )
 
     def _card(self, start: int, end: int) -> Card | None:
         heading = _HEADING.match(self.lines[start])
@@ -222,6 +264,15 @@ class _FileParser:
             metadata = self._metadata(comment["body"], Location(self.path, body + 1))
             metadata_line = body + 1
             body += 1
+        elif body < end and _OPEN_METADATA.match(self.lines[body]):
+            self._error(
+                SourceError(
+                    "card metadata must be on one line",
+                    Location(self.path, body + 1),
+                    "put its entries on this line, separated by `;`, and close the "
+                    "comment with `-->` on it",
+                )
+            )
         markers = [
             index
             for index in range(body, end)
@@ -381,6 +432,14 @@ class _FileParser:
                     )
                 )
                 continue
+            if key in entries:
+                self._error(
+                    SourceError(
+                        f"card metadata sets {key!r} twice",
+                        location,
+                        "keep one of the entries",
+                    )
+                )
             entries[key] = value.strip()
         return entries
 
@@ -396,7 +455,9 @@ class _FileParser:
             )
         return card_id
 
-    def _blocks(self, start: int, end: int) -> tuple[CodeBlock, ...]:
+    def _blocks(
+        self, start: int, end: int, preamble: bool = False
+    ) -> tuple[CodeBlock, ...]:
         blocks = []
         for fence in self.fences:
             if not start <= fence.start < end:
@@ -419,11 +480,26 @@ class _FileParser:
                     code = included_code(options["include"], code, location)
                 except SourceError as error:
                     self._error(error)
-            blocks.append(CodeBlock(location, language, options, code, fence.info))
+            block = CodeBlock(location, language, options, code, fence.info)
+            self._check_options(block, preamble)
+            blocks.append(block)
         return tuple(blocks)
 
-    def _error(self, error: SourceError) -> None:
+    def _check_options(self, block: CodeBlock, preamble: bool) -> None:
+        # A Python block's options are checked as its test checks them; other blocks
+        # take only `hide` and `norun` to heart, so a word that is no option at all
+        # (`hdie`) is worth a warning there.
+        if block.language in PYTHON:
+            problem = option_problem(block, preamble)
+            if problem is not None:
+                self._error(problem)
+            return
+        unknown = [key for key in block.options if key not in OPTIONS]
+        if unknown:
+            self._error(unknown_option(unknown[0], block), Severity.WARNING)
+
+    def _error(self, error: SourceError, severity: Severity = Severity.ERROR) -> None:
         assert error.location is not None
         self.diagnostics.append(
-            Diagnostic(error.location, Severity.ERROR, error.message, error.remedy)
+            Diagnostic(error.location, severity, error.message, error.remedy)
         )

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from deckbuilder.block_options import timeout_seconds
+
 _RUNNERS = ("forkserver", "subprocess")
+_DEFAULT_CARDS = "cards"
 DEFAULT_MEMORY = "4G"
 """Each card's memory limit unless set. The GAN deck's TensorFlow cards pass with
 500M on a 2-CPU machine, 300M of it TensorFlow itself; TensorFlow starts more threads,
@@ -40,7 +43,7 @@ def add_options(parser: pytest.Parser) -> None:
     """Declare each setting as a command-line option and as an ini key."""
     group = parser.getgroup("deckbuilder", "run the code in deckbuilder card files")
     _add(
-        parser, group, "cards", "linelist", ["cards"],
+        parser, group, "cards", "linelist", [_DEFAULT_CARDS],
         "folder of card files to collect, relative to the rootdir (repeatable)",
         action="append", metavar="DIR",
     )  # fmt: skip
@@ -111,13 +114,18 @@ def _setting(config: pytest.Config, name: str) -> Any:
 def read_options(config: pytest.Config) -> PluginOptions:
     """Return the session's settings; raise `pytest.UsageError` for unreadable ones."""
     root = config.rootpath
+    timeout = timeout_seconds(str(_setting(config, "timeout")))
+    if timeout is None:
+        raise pytest.UsageError(
+            "deckbuilder: --deckbuilder-timeout needs a number of seconds above 0, "
+            f"not {_setting(config, 'timeout')!r}"
+        )
     try:
-        timeout = float(_setting(config, "timeout"))
         seed = int(_setting(config, "seed"))
     except ValueError as error:
         raise pytest.UsageError(
-            f"deckbuilder: --deckbuilder-timeout needs seconds and "
-            f"--deckbuilder-seed an integer ({error})"
+            "deckbuilder: --deckbuilder-seed needs an integer, "
+            f"not {_setting(config, 'seed')!r}"
         ) from error
     preload = _setting(config, "preload")
     memory = parse_size(str(_setting(config, "memory")))
@@ -126,8 +134,20 @@ def read_options(config: pytest.Config) -> PluginOptions:
             "deckbuilder: --deckbuilder-memory needs a size such as 512M or 8G, "
             f"or 0 for no limit, not {_setting(config, 'memory')!r}"
         )
+    cards = tuple((root / folder).resolve() for folder in _setting(config, "cards"))
+    # The default folder may be missing: the plugin is on in every project that
+    # installs deckbuilder, most of whose tests are not cards.
+    chosen = config.getoption("deckbuilder_cards") or config.getini(
+        "deckbuilder_cards"
+    ) != [_DEFAULT_CARDS]
+    missing = [folder for folder in cards if not folder.is_dir()]
+    if chosen and missing:
+        raise pytest.UsageError(
+            f"deckbuilder: no card folder {missing[0]} "
+            "(check --deckbuilder-cards or the deckbuilder_cards ini key)"
+        )
     return PluginOptions(
-        cards=tuple((root / folder).resolve() for folder in _setting(config, "cards")),
+        cards=cards,
         snippets=(root / _setting(config, "snippets")).resolve(),
         timeout=timeout,
         seed=seed,

@@ -16,10 +16,13 @@ from deckbuilder.model import Card
 from deckbuilder.parse import read_card_file
 from deckbuilder.plugin_options import add_options, read_options
 from deckbuilder.plugin_state import UPDATED, PluginState
-from deckbuilder.report import Severity
+from deckbuilder.report import Diagnostic, Severity
 from deckbuilder.snippets import CardPlan, OutputCheck, has_code, plan_card
 
 _SLUG_LENGTH = 60
+
+Problem = SourceError | Diagnostic
+"""What keeps a card from running: it is reported in place of the card's test."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,20 +72,25 @@ class CardFile(pytest.File):
         except SourceError as error:
             raise self.CollectError(state.report.describe(error)) from error
         errors = [d for d in parsed.diagnostics if d.severity is Severity.ERROR]
-        if errors:
-            raise self.CollectError("\n".join(state.report.describe(d) for d in errors))
+        tested = [card for card in parsed.file.cards if has_code(card)]
+        # A problem inside a card with code fails that card's test; any other stops
+        # the file, as the file's cards cannot be trusted without it.
+        own = _card_errors(errors, parsed.file.cards, tested)
+        stray = [d for d in errors if not any(d in found for found in own.values())]
+        if stray:
+            raise self.CollectError("\n".join(state.report.describe(d) for d in stray))
 
         taken: set[str] = set()
-        for card in parsed.file.cards:
-            if not has_code(card):
-                continue
+        for card in tested:
             name = _unique(slug(card.title), taken)
-            try:
-                plan: CardPlan | SourceError = plan_card(
-                    card, parsed.file, f"{self.nodeid}::{name}", state.settings
-                )
-            except SourceError as error:
-                plan = error
+            plan: CardPlan | tuple[Problem, ...] = tuple(own.get(id(card), ()))
+            if not plan:
+                try:
+                    plan = plan_card(
+                        card, parsed.file, f"{self.nodeid}::{name}", state.settings
+                    )
+                except SourceError as error:
+                    plan = (error,)
             item = CardItem.from_parent(self, name=name, card=card, plan=plan)
             if isinstance(plan, CardPlan) and plan.skip_reason is not None:
                 item.add_marker(pytest.mark.skip(reason=plan.skip_reason))
@@ -93,7 +101,7 @@ class CardItem(pytest.Item):
     """One card: its Python blocks run in order in a fresh process."""
 
     def __init__(
-        self, *, card: Card, plan: CardPlan | SourceError, **kwargs: Any
+        self, *, card: Card, plan: CardPlan | tuple[Problem, ...], **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.card = card
@@ -105,8 +113,8 @@ class CardItem(pytest.Item):
 
     def runtest(self) -> None:
         state = _state(self.config)
-        if isinstance(self.plan, SourceError):
-            raise CardFailure(state.report.describe(self.plan))
+        if not isinstance(self.plan, CardPlan):
+            raise CardFailure("\n".join(map(state.report.describe, self.plan)))
         problems: list[str] = []
         for number, job in enumerate(self.plan.runs):
             result = state.runner().run(job)
@@ -173,6 +181,25 @@ def slug(text: str) -> str:
     if len(name) > _SLUG_LENGTH:
         name = name[: _SLUG_LENGTH + 1].rsplit("-", 1)[0]
     return name or "card"
+
+
+def _card_errors(
+    errors: Sequence[Diagnostic], cards: Sequence[Card], tested: Sequence[Card]
+) -> dict[int, list[Diagnostic]]:
+    """Return the errors that lie inside each card of `tested`, by the card's id();
+    a card runs from its heading to the next card's."""
+    found: dict[int, list[Diagnostic]] = {}
+    ends = [card.location.line for card in cards[1:]] + [None]
+    chosen = {id(card) for card in tested}
+    for card, end in zip(cards, ends, strict=True):
+        if id(card) not in chosen:
+            continue
+        start, path = card.location.line, card.location.path
+        for error in errors:
+            line = error.location.line
+            if error.location.path == path and start <= line < (end or line + 1):
+                found.setdefault(id(card), []).append(error)
+    return found
 
 
 def _unique(name: str, taken: set[str]) -> str:

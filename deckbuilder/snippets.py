@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deckbuilder.block_options import PYTHON, option_problem, timeout_seconds
 from deckbuilder.cloze import remove_markers
 from deckbuilder.errors import SourceError
 from deckbuilder.jobs import CardJob, Step
 from deckbuilder.model import Card, CardFile, CodeBlock, Location
 from deckbuilder.regions import include_region, python_lines
 
-PYTHON = frozenset({"python", "py", "python3"})
-"""Languages whose blocks run."""
 OUTPUT = "output"
 """Language of a block holding the printed output of the Python block before it."""
-OPTIONS = ("norun", "skip", "raises", "timeout", "fresh", "setup", "include", "hide")
 SEEDED = ("numpy", "tensorflow", "keras")
 """Modules seeded before a card that imports them (random is always seeded)."""
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 @dataclass(frozen=True)
@@ -218,41 +214,16 @@ def _block_step(block: CodeBlock, settings: Settings, note_type: str) -> Step:
 
 
 def _check_options(block: CodeBlock, preamble: bool = False) -> None:
-    for key, value in block.options.items():
-        if key not in OPTIONS:
-            raise SourceError(
-                f"unknown code block option {key!r}",
-                block.location,
-                f"use one of: {', '.join(OPTIONS)}",
-            )
-        if key == "raises" and not _DOTTED.match(value):
-            raise SourceError(
-                f"raises={value!r} does not name an exception class",
-                block.location,
-                "write e.g. raises=ValueError",
-            )
-    if "setup" in block.options and not preamble:
-        raise SourceError(
-            "a `setup` block runs before every card, so it belongs in the preamble",
-            block.location,
-            "move it above the first `##` heading, or drop `setup`",
-        )
+    problem = option_problem(block, preamble)
+    if problem is not None:
+        raise problem
 
 
 def _timeout(block: CodeBlock, settings: Settings) -> float:
     if "timeout" not in block.options:
         return settings.timeout
-    value = block.options["timeout"]
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
-        raise SourceError(
-            f"timeout={value!r} is not a number of seconds",
-            block.location,
-            "write e.g. timeout=30",
-        )
+    seconds = timeout_seconds(block.options["timeout"])
+    assert seconds is not None  # `_check_options` came first
     return seconds
 
 

@@ -124,6 +124,30 @@ def test_windows_and_old_mac_line_endings_are_read(
             "used in Anki (use printable text, with `::` only between non-empty "
             "deck names)",
         ),
+        (
+            # Shipped, the checks meant to be hidden would show on the card.
+            "block-option-typo.md",
+            "cards/block-option-typo.md:5:1: error: unknown code block option "
+            "'hdie' (did you mean 'hide'? Otherwise use one of: norun, skip, raises, "
+            "timeout, fresh, setup, include, hide)",
+        ),
+        (
+            "setup-in-a-card.md",
+            "cards/setup-in-a-card.md:5:1: error: a `setup` block runs before every "
+            "card, so it belongs in the preamble (move it above the first `##` "
+            "heading, or drop `setup`)",
+        ),
+        (
+            "multi-line-metadata.md",
+            "cards/multi-line-metadata.md:2:1: error: card metadata must be on one "
+            "line (put its entries on this line, separated by `;`, and close the "
+            "comment with `-->` on it)",
+        ),
+        (
+            "repeated-metadata-key.md",
+            "cards/repeated-metadata-key.md:2:1: error: card metadata sets 'id' "
+            "twice (keep one of the entries)",
+        ),
     ],
 )
 def test_errors_name_the_place_and_the_remedy_and_write_nothing(
@@ -278,3 +302,39 @@ def test_decks_with_one_package_name_are_an_error(project: Path) -> None:
         "a-b.apkg (rename one of the decks)",
     )
     assert packages() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "front-matter-after-blank-line.md",
+            "cards/front-matter-after-blank-line.md:2:1: warning: front matter must "
+            "start on the file's first line; this is read as text (delete the blank "
+            "lines above `---`)",
+        ),
+        (
+            # The `##` in the code block is code.
+            "heading-without-space.md",
+            "cards/heading-without-space.md:5:1: warning: `##` without a space after "
+            "it does not start a card (Python-Markdown shows it as a heading) (write "
+            "`## ` with a space to start a card, or `\\##` for the characters "
+            "themselves)",
+        ),
+        (
+            # Only a Python block's options are checked as its test checks them.
+            "other-language-option-typo.md",
+            "cards/other-language-option-typo.md:3:1: warning: unknown code block "
+            "option 'hdie' (did you mean 'hide'? Otherwise use one of: norun, skip, "
+            "raises, timeout, fresh, setup, include, hide)",
+        ),
+    ],
+)
+def test_lines_that_look_like_what_they_are_not_are_warnings(
+    project: Path, name: str, expected: str
+) -> None:
+    report = build_cards(name)
+
+    assert [str(d) for d in report.diagnostics] == [expected]
+    assert report.exit_code == 0
+    assert len(packages()) == 1

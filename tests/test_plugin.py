@@ -113,15 +113,33 @@ def test_node_ids_are_question_slugs_and_select_with_k_and_deselect(
     deselected.assert_outcomes(passed=2, deselected=1)
 
 
-def test_source_errors_fail_collection_compiler_style(project: pytest.Pytester) -> None:
-    write(project, "cards/bad.md", "## Q\n\n```python include=nowhere.py#x\n```\n")
+def test_a_source_error_in_a_card_fails_that_card_alone(
+    project: pytest.Pytester,
+) -> None:
+    write(
+        project,
+        "cards/bad.md",
+        "## Q\n\n```python include=nowhere.py#x\n```\n\n"
+        "## Fine\n\n```python\nassert True\n```\n",
+    )
+
+    result = run(project)
+
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        ["cards/bad.md:3:1: error: cannot read included module 'nowhere.py'*"]
+    )
+
+
+def test_source_errors_outside_cards_fail_collection_compiler_style(
+    project: pytest.Pytester,
+) -> None:
+    write(project, "cards/bad.md", "---\ndek: x\n---\n## Q\n\n```python\npass\n```\n")
 
     result = run(project)
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(
-        ["cards/bad.md:3:1: error: cannot read included module 'nowhere.py'*"]
-    )
+    result.stdout.fnmatch_lines(["cards/bad.md:2:1: error: *dek*"])
 
 
 # Failures -------------------------------------------------------------------------
@@ -429,7 +447,10 @@ def test_unknown_block_option_fails_the_card_with_its_place(
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["cards/deck.md:3:1: error: unknown code block option 'raise' (use one of:*"]
+        [
+            "cards/deck.md:3:1: error: unknown code block option 'raise' "
+            "(did you mean 'raises'? Otherwise use one of:*"
+        ]
     )
 
 

@@ -106,9 +106,11 @@ def test_each_unknown_block_warns_once_per_render(renderer: Renderer) -> None:
     assert second.diagnostics == ()
 
 
-def test_a_far_unknown_language_suggests_python() -> None:
+@pytest.mark.parametrize("language", ["qqqqqqqq", "nosuchlang"])
+def test_a_far_unknown_language_suggests_python(language: str) -> None:
+    # "nosuchlang" shares most of its letters with Pygments' "spicelang".
     highlighted = Highlighter().highlight(
-        "x", "qqqqqqqq", location=Location(Path("c.md"), 1)
+        "x", language, location=Location(Path("c.md"), 1)
     )
 
     assert highlighted.diagnostic is not None

@@ -118,6 +118,27 @@ def test_an_unreadable_memory_size_is_a_usage_error(project: pytest.Pytester) ->
     result.stderr.fnmatch_lines(["*--deckbuilder-memory needs a size such as 512M*"])
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--deckbuilder-timeout=-5", "*--deckbuilder-timeout needs a number of "
+         "seconds above 0, not '-5'"),
+        ("--deckbuilder-timeout=soon", "*--deckbuilder-timeout needs a number of "
+         "seconds above 0, not 'soon'"),
+        ("--deckbuilder-seed=x", "*--deckbuilder-seed needs an integer, not 'x'"),
+        ("--deckbuilder-cards=nosuch", "*deckbuilder: no card folder */nosuch (check "
+         "--deckbuilder-cards or the deckbuilder_cards ini key)"),
+    ],
+)  # fmt: skip
+def test_unusable_settings_are_usage_errors_naming_the_option(
+    project: pytest.Pytester, option: str, message: str
+) -> None:
+    result = run_card(project, "pass", option)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
 def test_processes_a_card_forks_end_with_it(project: pytest.Pytester) -> None:
     # One child sleeps, one runs on through the card's code (its events must not be
     # taken for the card's), one leaves the process group. The card must pass at

@@ -50,6 +50,16 @@ def test_tags_are_stored_composed_as_anki_stores_them() -> None:
     assert parsed.file.cards[0].tags == ("na\u00efve",)
 
 
+@pytest.mark.parametrize("tags", ["[ml::]", "[a: b]", "[x, 'y', ml::gans:]"])
+def test_a_tag_yaml_reads_as_a_mapping_is_explained(tags: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        parse(f"---\ndeck: d\ntags: {tags}\n---\n## Q\nA\n")
+
+    assert str(caught.value.location) == "cards/t.md:3:1"
+    assert "YAML reads it as a mapping" in caught.value.message
+    assert caught.value.remedy.startswith("quote the tag")
+
+
 @pytest.mark.parametrize(
     ("tags", "problem"),
     [
