@@ -419,13 +419,51 @@ class BuildCache:
         self._kept_packages[str(path)] = entry
         return True
 
-    def remember_package(self, path: Path, key: str | None, written: Path) -> None:
-        """Record that `written`, to be moved to `path`, holds the package of `key`."""
+    def remember_package(
+        self, path: Path, key: str | None, written: Path, sources: Sequence[Path]
+    ) -> None:
+        """Record that `written`, to be moved to `path`, holds the package of `key`,
+        made from the card files `sources`."""
         if key is None:
             return
         digest = file_digest(written)
         if digest is not None:
-            self._kept_packages[str(path)] = {"key": key, "digest": digest}
+            self._kept_packages[str(path)] = {
+                "key": key,
+                "digest": digest,
+                "sources": sorted({str(source) for source in sources}),
+            }
+
+    def stale_packages(
+        self, folder: Path, written: set[Path], read: Sequence[Path]
+    ) -> list[Path]:
+        """Return the packages an earlier build wrote into `folder` that this build,
+        which wrote `written` from the card files `read`, would not write.
+
+        Such a package's card files are all gone or `read` (a build of some files
+        only, as `watch` runs, knows nothing of the others' decks), and it still
+        holds what was written: the user's own files, and packages changed since,
+        are not the cache's to remove.
+        """
+        seen = {path.resolve() for path in read}
+        stale = []
+        for name, entry in self._packages.items():
+            path = Path(name)
+            if path in written or not isinstance(entry, dict):
+                continue
+            digest, sources = entry.get("digest"), entry.get("sources")
+            if (
+                path.parent.resolve() != folder.resolve()
+                or not isinstance(digest, str)
+                or not isinstance(sources, list)
+                or not all(isinstance(source, str) for source in sources)
+            ):
+                continue
+            known = (Path(source).resolve() for source in sources)
+            if all(not source.exists() or source in seen for source in known):
+                if file_digest(path) == digest:
+                    stale.append(path)
+        return stale
 
     def package_digest(self, path: Path) -> str | None:
         """Return the SHA-256 of what this build left at `path`, if it knows it."""

@@ -162,6 +162,8 @@ def print_report(report: Report, verb: str, started: float) -> None:
     echo(summary_line(report, verb, time.monotonic() - started), err=True)
     for package in report.packages:
         echo(f"wrote {package}")
+    for package in report.removed:
+        echo(f"removed {package} (an earlier build wrote it; no deck has it now)")
 
 
 def progress(output: Format) -> AbstractContextManager[Progress | None]:

@@ -118,8 +118,9 @@ class Packages:
     def _writing(self) -> bool:
         return not self._report.errors and not self._errors
 
-    def commit(self) -> None:
-        """Move every staged package into place, unless the build has errors."""
+    def commit(self, read: Sequence[Path] = ()) -> None:
+        """Move every staged package into place, unless the build has errors, and
+        remove those of earlier builds that the card files `read` no longer make."""
         self._report.diagnostics.extend(self._errors)
         self._errors = []
         if self._report.errors:
@@ -138,6 +139,27 @@ class Packages:
                     return
             del self._staged[name]
             self._report.packages.append(str(path))
+        self._remove_stale(read)
+
+    def _remove_stale(self, read: Sequence[Path]) -> None:
+        # A deck whose cards all went (deleted, moved, incomplete) leaves its package
+        # of the last build, which Anki would import again.
+        if self._cache is None:
+            return
+        out = self._options.out
+        written = {out / f"{name}.apkg" for name in self._notes}
+        for path in self._cache.stale_packages(out, written, read):
+            try:
+                path.unlink()
+            except OSError as error:
+                self._report.warn(
+                    Location(path, 1),
+                    f"cannot remove the package of a deck that has no cards now: "
+                    f"{error.strerror}",
+                    "delete it by hand before importing the folder into Anki",
+                )
+                continue
+            self._report.removed.append(str(path))
 
     def discard(self) -> None:
         """Remove the staged packages not moved into place."""
@@ -180,7 +202,8 @@ class Packages:
             return
         self._staged[name] = written
         if cache is not None:
-            cache.remember_package(path, key, written)
+            sources = [note.location.path for note in group]
+            cache.remember_package(path, key, written, sources)
         self._tick()
 
 

@@ -127,7 +127,7 @@ def _build(
             plan.cards.clear()  # rendering lets each card go once it is done
             for note in _notes(plan, rendering, report, cache, options):
                 packages.add(note)
-        packages.commit()
+        packages.commit(plan.sources)
         finished = not report.errors
     finally:
         # A build with errors, or interrupted, leaves what it found: no staged
@@ -160,6 +160,8 @@ class _Plan:
     keys: list[str]
     found: list[tuple[Stored, list[Diagnostic]] | None]
     """Each card's note from the cache; None for the cards handed over to render."""
+    sources: list[Path]
+    """The card files read."""
 
 
 def _plan(
@@ -175,11 +177,12 @@ def _plan(
     while the next are read; whether a card ships is its own business (see
     `checks.ships`), and the checks across cards only add diagnostics.
     """
-    plan = _Plan([], [], [])
+    plan = _Plan([], [], [], [])
     read = Report()
     incomplete = Report()
 
     def listed(sources: list[Path]) -> None:
+        plan.sources.extend(sources)
         # A build with nothing to take from a cache renders every card it reads.
         if cache is None or cache.empty:
             rendering.expect(sum(_size(source) for source in sources))

@@ -47,6 +47,8 @@ class Report:
     cards: int = 0
     incomplete: int = 0
     packages: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    """Packages of earlier builds for decks that have none now, removed."""
 
     def warn(self, location: Location, message: str, remedy: str = "") -> None:
         self.diagnostics.append(Diagnostic(location, Severity.WARNING, message, remedy))
@@ -82,4 +84,5 @@ class Report:
             "warnings": len(self.warnings),
             "errors": len(self.errors),
             "packages": list(self.packages),
+            "removed": list(self.removed),
         }

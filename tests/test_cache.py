@@ -1168,3 +1168,91 @@ def test_cached_image_whose_link_now_leads_outside_is_an_error_again(
         "image '../img/red.png' is outside the project"
     ]
     same_as_cold(cards, tmp_path, report)
+
+
+# Packages of decks that went ------------------------------------------------------
+
+
+def test_the_package_of_a_deck_that_went_is_removed(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    assert sorted(packages(out)) == ["cached.apkg"]
+    assert report.removed == [str(out / "other.apkg")]
+    assert report.summary()["removed"] == [str(out / "other.apkg")]
+
+
+def test_a_deck_left_with_incomplete_cards_only_loses_its_package(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").write_text("---\ndeck: Other\n---\n## One?\n")
+
+    report = pipeline.build([cards], options(out))
+
+    assert report.incomplete == 1
+    assert report.removed == [str(out / "other.apkg")]
+    assert not (out / "other.apkg").exists()
+
+
+def test_packages_changed_since_or_not_written_by_a_build_are_kept(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (out / "other.apkg").write_bytes(b"edited by hand")
+    (out / "mine.apkg").write_bytes(b"the user's own")
+    (cards / "other.md").unlink()
+
+    report = pipeline.build([cards], options(out))
+
+    assert report.removed == []
+    assert packages(out) == {
+        "cached.apkg": (out / "cached.apkg").read_bytes(),
+        "mine.apkg": b"the user's own",
+        "other.apkg": b"edited by hand",
+    }
+
+
+def test_a_build_without_the_cache_removes_nothing(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").unlink()
+
+    report = pipeline.build([cards], options(out, cache=False))
+
+    assert report.removed == []
+    assert sorted(packages(out)) == ["cached.apkg", "other.apkg"]
+
+
+def test_a_build_of_some_files_keeps_the_packages_of_the_others(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = cold(cards, out)
+
+    report = pipeline.build([cards / "cached.md"], options(out))
+
+    assert report.removed == []
+    assert packages(out) == first
+
+
+def test_the_package_of_a_deck_whose_file_moved_to_another_deck_is_removed(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").write_text("---\ndeck: Cached\n---\n## One?\n\nOne.\n")
+
+    report = pipeline.build([cards], options(out))
+
+    assert report.removed == [str(out / "other.apkg")]
+    assert sorted(packages(out)) == ["cached.apkg"]

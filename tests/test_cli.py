@@ -362,6 +362,7 @@ def test_build_json_holds_every_problem_and_the_summary(project: Path) -> None:
             "warnings": 1,
             "errors": 0,
             "packages": ["build/demo.apkg"],
+            "removed": [],
         },
     }
 
@@ -383,6 +384,7 @@ def test_strict_check_json_has_the_error_and_exit_code_one(project: Path) -> Non
         "warnings": 0,
         "errors": 2,
         "packages": [],
+        "removed": [],
     }
 
 
@@ -408,6 +410,7 @@ def test_json_failure_without_a_place_is_still_one_document(project: Path) -> No
         "warnings": 0,
         "errors": 1,
         "packages": [],
+        "removed": [],
     }
 
 
