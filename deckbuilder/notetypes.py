@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,14 @@ _MAX_ID = (1 << 63) - 1
 # Characters Anki does not allow in a field name: they would break `{{Field}}`.
 _FIELD_NAME_FORBIDDEN = set(':{}"')
 _FIELD_NAME_NOT_FIRST = ("#", "/", "^")
+_REFERENCE = re.compile(r"\{\{(?![!=])[#^/]?(?:[^{}]*:)?(?P<field>[^{}:]*)\}\}")
+"""A field a template names: `{{Field}}`, `{{#Field}}`, `{{text:hint:Field}}`."""
+_SPECIAL_FIELDS = frozenset(
+    name.casefold()
+    for name in ("FrontSide", "Tags", "Type", "Deck", "Subdeck", "Card", "CardFlag",
+                 "CardID")
+)  # fmt: skip
+"""Fields Anki fills in itself."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,7 @@ class _NoteTypeReader:
             name=self.text("name", data["name"], allow_empty=False),
             cloze=kind == "cloze",
             fields=fields,
-            templates=self.templates(data["templates"], cloze=kind == "cloze"),
+            templates=self.templates(data["templates"], fields, kind == "cloze"),
             css=self.text("css", data.get("css", "")),
             sort_field=self.sort_field(data.get("sort-field"), fields),
         )
@@ -216,7 +225,9 @@ class _NoteTypeReader:
             names.append(name)
         return tuple(names)
 
-    def templates(self, value: object, *, cloze: bool) -> tuple[Template, ...]:
+    def templates(
+        self, value: object, fields: tuple[str, ...], cloze: bool
+    ) -> tuple[Template, ...]:
         if not isinstance(value, list) or not value:
             raise self.error(
                 "templates", "note type templates must be a list", _LAYOUT
@@ -240,6 +251,8 @@ class _NoteTypeReader:
             )
             if not name.strip():
                 raise self.error("templates", "a template has no name", _LAYOUT)
+            for side in (front, back):
+                self.check_references(name, side, fields)
             templates.append(Template(name, front, back))
         names = [template.name for template in templates]
         if len(set(names)) != len(names):
@@ -247,6 +260,23 @@ class _NoteTypeReader:
                 "templates", "two templates share a name", "name each template once"
             )
         return tuple(templates)
+
+    def check_references(self, name: str, side: str, fields: tuple[str, ...]) -> None:
+        # Anki shows "there is no field called ..." on every card of a template that
+        # names a field its note type lacks.
+        if "{{=" in side:
+            return  # other delimiters: Anki's rarely used `{{=<% %>=}}`
+        known = {field.casefold() for field in fields} | _SPECIAL_FIELDS
+        for match in _REFERENCE.finditer(side):
+            field = match["field"].strip()
+            if field and field.casefold() not in known:
+                raise self.error(
+                    "templates",
+                    f"template {name!r} names the field {field!r}, which the note "
+                    "type does not have",
+                    f"use one of its fields ({', '.join(fields)}) or a special one "
+                    "such as FrontSide, or add the field to `fields`",
+                )
 
     def sort_field(self, value: object, fields: tuple[str, ...]) -> int:
         if value is None:

@@ -190,6 +190,14 @@ BAD = {
         "cards/spanish.md:7:1: error: guid 'a%0Ab' is not an Anki GUID (keep the guid "
         "as the import wrote it; delete it to give the card a new note)",
     ),
+    "template naming a missing field": (
+        CARDS,
+        VOCAB.replace("<br>{{Example}}", "<br>{{#Picture}}{{text:Picture}}{{/Picture}}"),
+        "cards/types/vocab.yaml:4:1: error: template 'Recognise' names the field "
+        "'Picture', which the note type does not have (use one of its fields (Word, "
+        "Meaning, Example) or a special one such as FrontSide, or add the field to "
+        "`fields`)",
+    ),
     "not YAML": (
         CARDS,
         VOCAB.replace("fields: [Word,", "fields: [Word,,"),
@@ -286,3 +294,19 @@ def test_a_card_with_fields_moved_down_its_file_is_its_moved_self(
 
     assert cards[0].fields
     assert moved == tuple(card.moved(2) for card in cards)
+
+
+def test_templates_may_use_filters_sections_and_anki_own_fields(project: Path) -> None:
+    back = (
+        "{{FrontSide}}<hr id=answer>{{text:hint:Meaning}}{{#Example}}{{ Example }}"
+        "{{/Example}}{{^Example}}-{{/Example}}{{type:Meaning}} {{Tags}} {{Deck}} "
+        "{{Subdeck}} {{Card}} {{CardFlag}} {{tts en_US voices=Apple:Word}}"
+    )
+    vocab = VOCAB.replace(
+        '"{{FrontSide}}<hr id=answer>{{Meaning}}<br>{{Example}}"', repr(back)
+    )
+
+    report = build_with(vocab=vocab)
+
+    assert report.errors == []
+    assert Path("build/spanish.apkg").exists()
