@@ -287,7 +287,7 @@ class _FileParser:
             anki_note_type = self._anki_note_type(metadata, where)
             if anki_note_type is None:
                 written = metadata.get("type", self.note_type)
-                note_type = read_note_type(written, location)
+                note_type = read_note_type(written, where)
             else:
                 note_type = "cloze" if anki_note_type.cloze else NOTE_TYPES[0]
             return Card(
@@ -297,7 +297,7 @@ class _FileParser:
                 deck=self.deck,
                 tags=merge_tags(self.tags, read_tags(metadata.get("tags"), where)),
                 note_type=note_type,
-                explicit_id=self._explicit_id(metadata, location),
+                explicit_id=self._explicit_id(metadata, where),
                 guid=read_guid(metadata.get("guid"), where),
                 anki_note_type=anki_note_type,
                 fields=self._fields(markers, end, anki_note_type, bool(answer)),
