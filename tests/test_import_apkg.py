@@ -324,6 +324,77 @@ def test_a_deckbuilder_package_comes_back_as_deckbuilder_cards(tmp_path: Path) -
     assert imported.note_types == ()
 
 
+TYPE_IN_CARD = """## Markdown in expected
+<!-- type: type-in -->
+
+**bold** & <tag>
+
+more
+"""
+
+
+def test_a_type_in_answer_comes_back_as_written_and_rebuilds_the_same(
+    tmp_path: Path,
+) -> None:
+    # The expected answer is plain text: the build HTML-escapes it and renders no
+    # Markdown, so the import must give back the line as written, unescaped.
+    first = tmp_path / "first"
+    (first / "cards").mkdir(parents=True)
+    (first / ".git").mkdir()
+    (first / "cards" / "typein.md").write_text(TYPE_IN_CARD, encoding="utf-8")
+    (package,) = build_project(first)
+
+    cards = import_into_project(package, tmp_path / "second")
+    (rebuilt,) = build_project(tmp_path / "second")
+
+    text = (cards / "typein.md").read_text(encoding="utf-8")
+    assert "\n\n**bold** & <tag>\n\nmore\n" in text
+    (before,) = read_apkg_notes(package, tmp_path)
+    (after,) = read_apkg_notes(rebuilt, tmp_path)
+    assert before.fields["Back"] == "**bold** &amp; &lt;tag&gt;"
+    # Source names the card file and line a card was built from, so it moves.
+    same = ("Front", "Back", "Extra")
+    assert [after.fields[name] for name in same] == [
+        before.fields[name] for name in same
+    ]
+    assert after.guid == before.guid
+
+
+@pytest.mark.parametrize(
+    ("back", "expected", "warning"),
+    [
+        ("<b>x</b> &amp; y", "x & y", "the formatting of its expected answer"),
+        ("???", "???", "its expected answer '???' cannot be the first line"),
+        ("one<br>two", "one\ntwo", "'one\\ntwo' cannot be the first line"),
+        ("", "", "its expected answer is empty"),
+    ],
+    ids=["formatting", "separator", "line-break", "empty"],
+)
+def test_a_type_in_answer_edited_in_anki_comes_back_as_its_text(
+    tmp_path: Path, back: str, expected: str, warning: str
+) -> None:
+    project = tmp_path / "first"
+    (project / "cards").mkdir(parents=True)
+    (project / ".git").mkdir()
+    (project / "cards" / "typein.md").write_text(TYPE_IN_CARD, encoding="utf-8")
+    (built,) = build_project(project)
+    col = new_collection(tmp_path)
+    try:
+        import_apkg(col, built)
+        (note_id,) = col.find_notes("")
+        note = col.get_note(note_id)
+        note["Back"] = back
+        col.update_note(note)
+        package = export(col, tmp_path / "edited.apkg")
+    finally:
+        col.close()
+
+    imported = importer("apkg")(package)
+
+    (deck,) = imported.decks
+    assert deck.cards[0].answer == f"{expected}\n\nmore"
+    assert any(warning in d.message for d in imported.all_diagnostics)
+
 
 def test_a_long_import_reports_progress_note_by_note(tmp_path: Path) -> None:
     package = exported(tmp_path)

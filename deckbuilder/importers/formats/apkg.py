@@ -9,6 +9,7 @@ Notes that deckbuilder built go back to deckbuilder's own note types.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Callable
@@ -85,6 +86,9 @@ def _template_media(media: dict[str, Callable[[], bytes]]) -> set[str]:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A card file line that is not answer text: a card heading, the question/answer
+# separator, a code fence (an error in a type-in answer) or a metadata comment.
+_CARD_SYNTAX = re.compile(r" {0,3}##(?:[ \t]|$)|\?\?\?$|```|~~~|<!--")
 
 
 class _Converter:
@@ -152,9 +156,20 @@ class _Converter:
         question = self.field(
             note, "Front", fields.get("Front") or fields.get("Text", ""), cloze=cloze
         )
-        answer = self.field(note, "Back", fields.get("Back") or fields.get("Extra", ""))
-        if kind == "type-in" and fields.get("Extra"):
-            answer += "\n\n" + self.field(note, "Extra", fields["Extra"])
+        if kind == "type-in":
+            answer = self.typed_answer(note, fields.get("Back", ""))
+            if fields.get("Extra"):
+                if not answer:
+                    self.warn(
+                        note,
+                        "its expected answer is empty, so the first line of its "
+                        "notes (field 'Extra') would become the expected answer: "
+                        "write the answer above them",
+                    )
+                answer += "\n\n" + self.field(note, "Extra", fields["Extra"])
+        else:
+            back = fields.get("Back") or fields.get("Extra", "")
+            answer = self.field(note, "Back", back)
         if kind == "basic" and fields.get("Reverse"):
             kind = "reversed"
         card = ImportedCard(
@@ -170,6 +185,36 @@ class _Converter:
             card, Location(self.path, 1), needs_answer=kind != "cloze"
         )
         return card
+
+    def typed_answer(self, note: PackageNote, field: str) -> str:
+        """Return a type-in note's expected answer: its Back field as plain text.
+
+        The build puts the answer's first line in the field as written, only
+        HTML-escaped, because Anki compares what is typed with the field's text; so
+        the card file gets that text back, unescaped, and not as Markdown.
+        """
+        if "<" not in field:
+            text = html.unescape(field)
+        else:
+            # Formatting added in Anki's editor, which its comparison ignores.
+            from bs4 import BeautifulSoup
+
+            soup = BeautifulSoup(field, "html.parser")
+            for line_break in soup.find_all("br"):
+                line_break.replace_with("\n")
+            text = soup.get_text()
+            self.warn(
+                note,
+                "the formatting of its expected answer (field 'Back') is left out: "
+                "a type-in card's expected answer is plain text",
+            )
+        if "\n" in text or text != text.strip() or _CARD_SYNTAX.match(text):
+            self.warn(
+                note,
+                f"its expected answer {text!r} cannot be the first line of a card's "
+                "answer as it is, so a build would not give it back: edit the line",
+            )
+        return text
 
     def field(
         self, note: PackageNote, name: str, html: str, *, cloze: bool = False
