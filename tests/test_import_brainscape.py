@@ -382,3 +382,35 @@ def test_a_title_may_follow_the_rating_prompt_without_blank_lines() -> None:
     decks = parse(text, Path("export.txt")).decks
 
     assert [(d.title, d.cards[0].line) for d in decks] == [("One", 2), ("Two", 16)]
+
+
+def test_without_rating_prompts_a_title_right_below_an_answer_starts_a_deck() -> None:
+    # The title follows the answer's last line with no blank line between them;
+    # the restart of the numbering at 1 is what marks it.
+    text = (
+        "Nouns\n3\nQ\nRun-together list?\nA\n1. one 2. two 3. three\n"
+        "Verbs\n1\nQ\ncomer\nA\nto eat\n"
+    )
+
+    decks = parse(text, Path("export.txt")).decks
+
+    assert [(d.title, [(c.question, c.answer) for c in d.cards]) for d in decks] == [
+        ("Nouns", [("Run-together list?", "1. one\n2. two\n3. three")]),
+        ("Verbs", [("comer", "to eat")]),
+    ]
+    assert [d.diagnostics for d in decks] == [(), ()]
+
+
+def test_without_rating_prompts_a_title_below_an_empty_answer_starts_a_deck() -> None:
+    text = "Nouns\n1\nQ\nq1\nA\n2\nQ\nq2\nA\nVerbs\n1\nQ\ncomer\nA\nto eat\n"
+
+    decks = parse(text, Path("export.txt")).decks
+
+    assert [(d.title, [(c.question, c.answer) for c in d.cards]) for d in decks] == [
+        ("Nouns", [("q1", ""), ("q2", "")]),
+        ("Verbs", [("comer", "to eat")]),
+    ]
+    assert [(d.location.line, d.message) for d in decks[0].diagnostics] == [
+        (2, 'card 1 "q1" has no answer'),
+        (6, 'card 2 "q2" has no answer'),
+    ]
