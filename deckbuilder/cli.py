@@ -303,6 +303,8 @@ def import_export(
             raise typer.BadParameter(
                 f"tag {word!r} cannot be used in Anki: {problem}", param_hint="--tag"
             )
+    if deck is not None:
+        deck = _deck_option(deck)
     read = _run(lambda: importer(export_format))
     with console.progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
@@ -350,6 +352,20 @@ def _source_date_epoch() -> int | None:
         return console.source_date_epoch(os.environ)
     except console.UsageProblem as problem:
         raise typer.BadParameter(str(problem)) from None
+
+
+def _deck_option(value: str) -> str:
+    from deckbuilder.errors import SourceError
+    from deckbuilder.metadata import deck_name
+
+    # The build's own check: a name it would refuse in the front matter is refused
+    # here, before the import writes it there.
+    try:
+        return deck_name(value, None)
+    except SourceError as error:
+        raise typer.BadParameter(
+            f"{error.message} ({error.remedy})", param_hint="--deck"
+        ) from None
 
 
 def _bundle_name(value: str | None) -> str | None:
