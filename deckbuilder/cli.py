@@ -294,10 +294,17 @@ def import_export(
     ] = False,
 ) -> None:
     """Convert a deck exported by Anki or a flashcard site into card files."""
+    from deckbuilder.errors import ExportFormatError
     from deckbuilder.importers import importer
     from deckbuilder.importers.write import to_markdown, write_import
     from deckbuilder.metadata import tag_problem
 
+    try:
+        read = importer(export_format)
+    except ExportFormatError as error:  # a format there is no importer for
+        raise typer.BadParameter(
+            f"{error.message} ({error.remedy})", param_hint="FORMAT"
+        ) from None
     for word in tag or []:
         if problem := tag_problem(word):
             raise typer.BadParameter(
@@ -305,7 +312,6 @@ def import_export(
             )
     if deck is not None:
         deck = _deck_option(deck)
-    read = _run(lambda: importer(export_format))
     with console.progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
     console.print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))

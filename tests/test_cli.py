@@ -360,12 +360,18 @@ def test_import_writes_the_deck_name_as_the_build_reads_it(project: Path) -> Non
     assert text.startswith("---\ndeck: ML::GANs\n---\n")
 
 
-def test_import_of_an_unknown_format_names_the_known_ones(project: Path) -> None:
-    result = run("import", "supermemo", str(SEED))
+def test_import_of_an_unknown_format_is_a_usage_error_naming_the_known_ones(
+    project: Path,
+) -> None:
+    result = CliRunner().invoke(
+        app, ["import", "supermemo", str(SEED)], env={"COLUMNS": "200"}
+    )
 
-    assert result.exit_code == 1
-    assert "error: unknown export format 'supermemo' (use one of: " in result.stderr
-    assert "brainscape" in result.stderr
+    assert result.exit_code == 2
+    assert (
+        "Invalid value for FORMAT: unknown export format 'supermemo' (use one of: "
+        "anki-text, apkg, brainscape, colpkg)"
+    ) in result.stderr
 
 
 def run_json(*args: str) -> tuple[int, dict[str, Any], str]:
