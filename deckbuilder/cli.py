@@ -314,8 +314,8 @@ def import_export(
         deck = _deck_option(deck)
     with console.progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
-    console.print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
     if out is None:
+        console.print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
         if len(imported.decks) != 1 or imported.media or imported.note_types:
             echo(
                 f"{export}: error: the export holds "

@@ -472,23 +472,62 @@ def test_a_rebuilt_package_imports_again_with_the_note_types_own_css(
     assert "deckbuilder" not in css["Basic"]
 
 
-def test_a_note_with_an_empty_side_is_imported_and_reported(tmp_path: Path) -> None:
+def empty_side_package(tmp_path: Path) -> Path:
+    """Export a deck whose second note has no answer; a cloze needs none."""
     col = new_collection(tmp_path)
     try:
+        add(col, "Basic", "Default", [], "First?", "<p>one</p><p>two</p>")
         add(col, "Basic", "Default", [], "Unanswered?", "")
         add(col, "Cloze", "Default", [], "{{c1::Whole}} without extra", "")
-        package = export(col, tmp_path / "deck.apkg")
+        return export(col, tmp_path / "deck.apkg")
     finally:
         col.close()
 
-    imported = importer("apkg")(package)
 
-    assert [str(d) for d in imported.all_diagnostics] == [
-        f'{package}:1:1: warning: card 1 "Unanswered?" has no answer (it is imported '
-        "without one; write the answer below its heading)"
-    ]
+def test_a_note_with_an_empty_side_is_imported_and_reported(tmp_path: Path) -> None:
+    package = empty_side_package(tmp_path)
+
+    imported = importer("apkg")(package)
+    written = write_import(imported, tmp_path / "cards", source=package)
+
     (deck,) = imported.decks
-    assert [card.answer for card in deck.cards] == ["", ""]
+    assert [card.answer for card in deck.cards] == ["one\n\ntwo", "", ""]
+    # A package has no lines: the warning names the card's heading in the card
+    # file written, where the answer goes. Front matter (lines 1-3), a blank, the
+    # first card (heading, metadata, blank, "one", blank, "two": lines 5-10), a
+    # blank, then the empty card's heading on line 12.
+    card_file = tmp_path / "cards" / "default.md"
+    assert written.card_files == (card_file,)
+    assert card_file.read_text(encoding="utf-8").splitlines()[11] == "## Unanswered?"
+    assert [str(d) for d in written.diagnostics] == [
+        f'{card_file}:12:1: warning: card 2 "Unanswered?" has no answer (it is '
+        "imported without one; write the answer below its heading)"
+    ]
+    # Printed without a card file, the card is named in the package.
+    assert [str(d) for d in imported.all_diagnostics] == [
+        f'{package}:1:1: warning: card 2 "Unanswered?" has no answer (it is '
+        "imported without one; write the answer below its heading)"
+    ]
+
+
+def test_the_command_line_names_the_card_file_of_an_empty_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from deckbuilder.cli import app
+
+    package = empty_side_package(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(app, ["import", "apkg", str(package), "-o", "cards"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        'cards/default.md:12:1: warning: card 2 "Unanswered?" has no answer (it is '
+        "imported without one; write the answer below its heading)"
+    )
+    assert "deck.apkg:1:1" not in result.stderr
 
 
 @pytest.mark.parametrize(

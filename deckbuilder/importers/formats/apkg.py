@@ -9,6 +9,7 @@ Notes that deckbuilder built go back to deckbuilder's own note types.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import unicodedata
@@ -131,7 +132,7 @@ class _Converter:
             number=number,
             question=markdown[0],
             answer=markdown[1] if len(markdown) > 1 else "",
-            line=1,
+            line=0,
             tags=self.tags(note, note.tags),
             guid=self.guid(note),
             note_type=note.note_type,
@@ -141,12 +142,9 @@ class _Converter:
                 if text
             ),
         )
-        self.diagnostics += empty_side_warnings(
-            card,
-            Location(self.path, 1),
-            needs_answer=not note_type.cloze and len(names) > 1,
+        return self.with_warnings(
+            card, needs_answer=not note_type.cloze and len(names) > 1
         )
-        return card
 
     def own_card(
         self, note: PackageNote, note_type: NoteType, kind: str, number: int
@@ -176,15 +174,19 @@ class _Converter:
             number=number,
             question=question,
             answer=answer,
-            line=1,
+            line=0,
             tags=self.tags(note, tuple(t for t in note.tags if t != "incomplete")),
             type=kind,
             guid=self.guid(note),
         )
-        self.diagnostics += empty_side_warnings(
-            card, Location(self.path, 1), needs_answer=kind != "cloze"
+        return self.with_warnings(card, needs_answer=kind != "cloze")
+
+    def with_warnings(self, card: ImportedCard, *, needs_answer: bool) -> ImportedCard:
+        # The card's own warnings, so that the import can name its card file.
+        warnings = empty_side_warnings(
+            card, Location(self.path, 1), needs_answer=needs_answer
         )
-        return card
+        return dataclasses.replace(card, diagnostics=tuple(warnings))
 
     def typed_answer(self, note: PackageNote, field: str) -> str:
         """Return a type-in note's expected answer: its Back field as plain text.
