@@ -294,20 +294,28 @@ def import_export(
     ] = False,
 ) -> None:
     """Convert a deck exported by Anki or a flashcard site into card files."""
+    from deckbuilder.errors import ExportFormatError
     from deckbuilder.importers import importer
     from deckbuilder.importers.write import to_markdown, write_import
     from deckbuilder.metadata import tag_problem
 
+    try:
+        read = importer(export_format)
+    except ExportFormatError as error:  # a format there is no importer for
+        raise typer.BadParameter(
+            f"{error.message} ({error.remedy})", param_hint="FORMAT"
+        ) from None
     for word in tag or []:
         if problem := tag_problem(word):
             raise typer.BadParameter(
                 f"tag {word!r} cannot be used in Anki: {problem}", param_hint="--tag"
             )
-    read = _run(lambda: importer(export_format))
+    if deck is not None:
+        deck = _deck_option(deck)
     with console.progress(Format.TEXT) as progress:
         imported = _run(lambda: read(export, progress))
-    console.print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
     if out is None:
+        console.print_diagnostics(Report(diagnostics=list(imported.all_diagnostics)))
         if len(imported.decks) != 1 or imported.media or imported.note_types:
             echo(
                 f"{export}: error: the export holds "
@@ -350,6 +358,20 @@ def _source_date_epoch() -> int | None:
         return console.source_date_epoch(os.environ)
     except console.UsageProblem as problem:
         raise typer.BadParameter(str(problem)) from None
+
+
+def _deck_option(value: str) -> str:
+    from deckbuilder.errors import SourceError
+    from deckbuilder.metadata import deck_name
+
+    # The build's own check: a name it would refuse in the front matter is refused
+    # here, before the import writes it there.
+    try:
+        return deck_name(value, None)
+    except SourceError as error:
+        raise typer.BadParameter(
+            f"{error.message} ({error.remedy})", param_hint="--deck"
+        ) from None
 
 
 def _bundle_name(value: str | None) -> str | None:

@@ -18,7 +18,9 @@ from deckbuilder.model import NOTE_TYPES, Location
 _GUID_REFUSED = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def deck_name(value: object, location: Location) -> str:
+def deck_name(value: object, location: Location | None) -> str:
+    """Return the deck name `value` as Anki will store it; raise SourceError, at
+    `location` (None for a command-line option), if Anki cannot use it."""
     if not isinstance(value, str) or not value.strip():
         raise SourceError(
             "deck name must be a non-empty string",

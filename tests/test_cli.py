@@ -326,12 +326,52 @@ def test_import_into_a_folder_writes_a_card_file_named_after_the_deck(
     )
 
 
-def test_import_of_an_unknown_format_names_the_known_ones(project: Path) -> None:
-    result = run("import", "supermemo", str(SEED))
+@pytest.mark.parametrize(
+    ("deck", "message"),
+    [
+        ("A:::B", "deck name 'A:::B' cannot be used in Anki"),
+        ("A::", "deck name 'A::' cannot be used in Anki"),
+        (" ", "deck name must be a non-empty string"),
+    ],
+    ids=["colons", "empty-part", "blank"],
+)
+def test_import_refuses_a_deck_name_the_build_would_refuse(
+    project: Path, deck: str, message: str
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["import", "brainscape", str(SEED), "-o", "cards/gans.md", "--deck", deck],
+        env={"COLUMNS": "200"},
+    )
 
-    assert result.exit_code == 1
-    assert "error: unknown export format 'supermemo' (use one of: " in result.stderr
-    assert "brainscape" in result.stderr
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "--deck" in result.output
+    assert not (project / "cards" / "gans.md").exists()
+
+
+def test_import_writes_the_deck_name_as_the_build_reads_it(project: Path) -> None:
+    result = run(
+        "import", "brainscape", str(SEED), "-o", "cards/gans.md", "--deck", "ML :: GANs"
+    )
+
+    assert result.exit_code == 0, result.output
+    text = (project / "cards" / "gans.md").read_text(encoding="utf-8")
+    assert text.startswith("---\ndeck: ML::GANs\n---\n")
+
+
+def test_import_of_an_unknown_format_is_a_usage_error_naming_the_known_ones(
+    project: Path,
+) -> None:
+    result = CliRunner().invoke(
+        app, ["import", "supermemo", str(SEED)], env={"COLUMNS": "200"}
+    )
+
+    assert result.exit_code == 2
+    assert (
+        "Invalid value for FORMAT: unknown export format 'supermemo' (use one of: "
+        "anki-text, apkg, brainscape, colpkg)"
+    ) in result.stderr
 
 
 def run_json(*args: str) -> tuple[int, dict[str, Any], str]:

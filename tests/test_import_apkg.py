@@ -324,6 +324,77 @@ def test_a_deckbuilder_package_comes_back_as_deckbuilder_cards(tmp_path: Path) -
     assert imported.note_types == ()
 
 
+TYPE_IN_CARD = """## Markdown in expected
+<!-- type: type-in -->
+
+**bold** & <tag>
+
+more
+"""
+
+
+def test_a_type_in_answer_comes_back_as_written_and_rebuilds_the_same(
+    tmp_path: Path,
+) -> None:
+    # The expected answer is plain text: the build HTML-escapes it and renders no
+    # Markdown, so the import must give back the line as written, unescaped.
+    first = tmp_path / "first"
+    (first / "cards").mkdir(parents=True)
+    (first / ".git").mkdir()
+    (first / "cards" / "typein.md").write_text(TYPE_IN_CARD, encoding="utf-8")
+    (package,) = build_project(first)
+
+    cards = import_into_project(package, tmp_path / "second")
+    (rebuilt,) = build_project(tmp_path / "second")
+
+    text = (cards / "typein.md").read_text(encoding="utf-8")
+    assert "\n\n**bold** & <tag>\n\nmore\n" in text
+    (before,) = read_apkg_notes(package, tmp_path)
+    (after,) = read_apkg_notes(rebuilt, tmp_path)
+    assert before.fields["Back"] == "**bold** &amp; &lt;tag&gt;"
+    # Source names the card file and line a card was built from, so it moves.
+    same = ("Front", "Back", "Extra")
+    assert [after.fields[name] for name in same] == [
+        before.fields[name] for name in same
+    ]
+    assert after.guid == before.guid
+
+
+@pytest.mark.parametrize(
+    ("back", "expected", "warning"),
+    [
+        ("<b>x</b> &amp; y", "x & y", "the formatting of its expected answer"),
+        ("???", "???", "its expected answer '???' cannot be the first line"),
+        ("one<br>two", "one\ntwo", "'one\\ntwo' cannot be the first line"),
+        ("", "", "its expected answer is empty"),
+    ],
+    ids=["formatting", "separator", "line-break", "empty"],
+)
+def test_a_type_in_answer_edited_in_anki_comes_back_as_its_text(
+    tmp_path: Path, back: str, expected: str, warning: str
+) -> None:
+    project = tmp_path / "first"
+    (project / "cards").mkdir(parents=True)
+    (project / ".git").mkdir()
+    (project / "cards" / "typein.md").write_text(TYPE_IN_CARD, encoding="utf-8")
+    (built,) = build_project(project)
+    col = new_collection(tmp_path)
+    try:
+        import_apkg(col, built)
+        (note_id,) = col.find_notes("")
+        note = col.get_note(note_id)
+        note["Back"] = back
+        col.update_note(note)
+        package = export(col, tmp_path / "edited.apkg")
+    finally:
+        col.close()
+
+    imported = importer("apkg")(package)
+
+    (deck,) = imported.decks
+    assert deck.cards[0].answer == f"{expected}\n\nmore"
+    assert any(warning in d.message for d in imported.all_diagnostics)
+
 
 def test_a_long_import_reports_progress_note_by_note(tmp_path: Path) -> None:
     package = exported(tmp_path)
@@ -401,23 +472,62 @@ def test_a_rebuilt_package_imports_again_with_the_note_types_own_css(
     assert "deckbuilder" not in css["Basic"]
 
 
-def test_a_note_with_an_empty_side_is_imported_and_reported(tmp_path: Path) -> None:
+def empty_side_package(tmp_path: Path) -> Path:
+    """Export a deck whose second note has no answer; a cloze needs none."""
     col = new_collection(tmp_path)
     try:
+        add(col, "Basic", "Default", [], "First?", "<p>one</p><p>two</p>")
         add(col, "Basic", "Default", [], "Unanswered?", "")
         add(col, "Cloze", "Default", [], "{{c1::Whole}} without extra", "")
-        package = export(col, tmp_path / "deck.apkg")
+        return export(col, tmp_path / "deck.apkg")
     finally:
         col.close()
 
-    imported = importer("apkg")(package)
 
-    assert [str(d) for d in imported.all_diagnostics] == [
-        f'{package}:1:1: warning: card 1 "Unanswered?" has no answer (it is imported '
-        "without one; write the answer below its heading)"
-    ]
+def test_a_note_with_an_empty_side_is_imported_and_reported(tmp_path: Path) -> None:
+    package = empty_side_package(tmp_path)
+
+    imported = importer("apkg")(package)
+    written = write_import(imported, tmp_path / "cards", source=package)
+
     (deck,) = imported.decks
-    assert [card.answer for card in deck.cards] == ["", ""]
+    assert [card.answer for card in deck.cards] == ["one\n\ntwo", "", ""]
+    # A package has no lines: the warning names the card's heading in the card
+    # file written, where the answer goes. Front matter (lines 1-3), a blank, the
+    # first card (heading, metadata, blank, "one", blank, "two": lines 5-10), a
+    # blank, then the empty card's heading on line 12.
+    card_file = tmp_path / "cards" / "default.md"
+    assert written.card_files == (card_file,)
+    assert card_file.read_text(encoding="utf-8").splitlines()[11] == "## Unanswered?"
+    assert [str(d) for d in written.diagnostics] == [
+        f'{card_file}:12:1: warning: card 2 "Unanswered?" has no answer (it is '
+        "imported without one; write the answer below its heading)"
+    ]
+    # Printed without a card file, the card is named in the package.
+    assert [str(d) for d in imported.all_diagnostics] == [
+        f'{package}:1:1: warning: card 2 "Unanswered?" has no answer (it is '
+        "imported without one; write the answer below its heading)"
+    ]
+
+
+def test_the_command_line_names_the_card_file_of_an_empty_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from deckbuilder.cli import app
+
+    package = empty_side_package(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(app, ["import", "apkg", str(package), "-o", "cards"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        'cards/default.md:12:1: warning: card 2 "Unanswered?" has no answer (it is '
+        "imported without one; write the answer below its heading)"
+    )
+    assert "deck.apkg:1:1" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -128,15 +128,49 @@ def test_bullets_become_markdown_bullets(deck: ImportedDeck) -> None:
     assert all(line.startswith("- ") for line in card(deck, 9).answer.splitlines())
 
 
-def test_indented_numbered_lines_nest_by_two_spaces(deck: ImportedDeck) -> None:
-    # The deeper code line continues the sub-item; `*` is escaped, not emphasis.
+def test_indented_numbered_lines_nest_where_the_item_text_starts(
+    deck: ImportedDeck,
+) -> None:
+    # A sub-item of `1. ` starts in column 4, where the item's text does; the deeper
+    # code line continues the sub-item; `*` is escaped, not emphasis.
     assert card(deck, 7).answer == (
         "1. Take Input Noise Tensor and create a fully connected layer\n"
-        "  1. with tf.variable_scope(\u2018generator\u2019, reuse= not is_train):\n"
-        "     x1 = tf.layers.dense(z, 2\\*2\\*512)\n"
+        "   1. with tf.variable_scope(\u2018generator\u2019, reuse= not is_train):\n"
+        "      x1 = tf.layers.dense(z, 2\\*2\\*512)\n"
         "2. Reshape the tensor to start a convolutional stack\n"
-        "  1. x1 = tf.reshape(x1, (-1, 2,2,512))"
+        "   1. x1 = tf.reshape(x1, (-1, 2,2,512))"
     )
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            "1. red\n2. green\n  - light green\n  - dark green\n3. blue",
+            "<ol><li>red</li><li>green<ul><li>light green</li><li>dark green</li>"
+            "</ul></li><li>blue</li></ol>",
+        ),
+        (
+            "10. ten\n    1. sub\n        - deeper\n11. eleven",
+            '<ol start="10"><li>ten<ol><li>sub<ul><li>deeper</li></ul></li></ol>'
+            "</li><li>eleven</li></ol>",
+        ),
+        (
+            "\u2022 lunes\n    \u25e6 Monday\n\u2022 martes",
+            "<ul><li>lunes<ul><li>Monday</li></ul></li><li>martes</li></ul>",
+        ),
+    ],
+    ids=["bullets-under-numbers", "under-two-digits", "bullets-under-bullets"],
+)
+def test_nested_items_render_as_nested_lists(lines: str, expected: str) -> None:
+    from deckbuilder.render import Renderer
+
+    (deck,) = parse(f"Deck\n1\nQ\nq\nA\n{lines}\n", Path("export.txt")).decks
+
+    rendered = Renderer().render(
+        deck.cards[0].answer, path=Path("card.md"), first_line=1
+    )
+    assert re.sub(r">\s+<", "><", rendered.html) == expected
 
 
 def test_each_plain_line_is_its_own_paragraph(deck: ImportedDeck) -> None:
@@ -382,3 +416,35 @@ def test_a_title_may_follow_the_rating_prompt_without_blank_lines() -> None:
     decks = parse(text, Path("export.txt")).decks
 
     assert [(d.title, d.cards[0].line) for d in decks] == [("One", 2), ("Two", 16)]
+
+
+def test_without_rating_prompts_a_title_right_below_an_answer_starts_a_deck() -> None:
+    # The title follows the answer's last line with no blank line between them;
+    # the restart of the numbering at 1 is what marks it.
+    text = (
+        "Nouns\n3\nQ\nRun-together list?\nA\n1. one 2. two 3. three\n"
+        "Verbs\n1\nQ\ncomer\nA\nto eat\n"
+    )
+
+    decks = parse(text, Path("export.txt")).decks
+
+    assert [(d.title, [(c.question, c.answer) for c in d.cards]) for d in decks] == [
+        ("Nouns", [("Run-together list?", "1. one\n2. two\n3. three")]),
+        ("Verbs", [("comer", "to eat")]),
+    ]
+    assert [d.diagnostics for d in decks] == [(), ()]
+
+
+def test_without_rating_prompts_a_title_below_an_empty_answer_starts_a_deck() -> None:
+    text = "Nouns\n1\nQ\nq1\nA\n2\nQ\nq2\nA\nVerbs\n1\nQ\ncomer\nA\nto eat\n"
+
+    decks = parse(text, Path("export.txt")).decks
+
+    assert [(d.title, [(c.question, c.answer) for c in d.cards]) for d in decks] == [
+        ("Nouns", [("q1", ""), ("q2", "")]),
+        ("Verbs", [("comer", "to eat")]),
+    ]
+    assert [(d.location.line, d.message) for d in decks[0].diagnostics] == [
+        (2, 'card 1 "q1" has no answer'),
+        (6, 'card 2 "q2" has no answer'),
+    ]

@@ -52,7 +52,8 @@ class ImportedCard:
     answer: str
     """Markdown of the answer, "" when the export has none."""
     line: int
-    """The 1-based line of the export where the card starts; 1 in a binary file."""
+    """The 1-based line of the export where the card starts; 0 in an export without
+    lines (a package), whose `diagnostics` then name the card file written."""
     tags: tuple[str, ...] = ()
     type: str = ""
     """deckbuilder's note type for the card (`reversed`, `cloze`, ...); "" for the
@@ -64,6 +65,10 @@ class ImportedCard:
     deckbuilder's own note types."""
     fields: tuple[tuple[str, str], ...] = ()
     """Further fields of the Anki note type, after the first two: (name, Markdown)."""
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """Warnings about the card, such as an empty side. Where the export has no
+    lines they are located at its first, and `write_import` moves them to the
+    card's heading in the card file it writes."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,12 @@ class Imported:
 
     @property
     def all_diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Return every warning, each located in the export."""
         decks = tuple(d for deck in self.decks for d in deck.diagnostics)
-        return (*self.diagnostics, *decks)
+        cards = tuple(
+            d for deck in self.decks for card in deck.cards for d in card.diagnostics
+        )
+        return (*self.diagnostics, *decks, *cards)
 
 
 MEDIA_FOLDER = "media"

@@ -6,7 +6,7 @@ rebuilds those lists and escapes every other character Markdown, Python-Markdown
 card format would read as syntax, so the card shows the text as it was exported. Only
 "1." numbers and bullets make lists: lines numbered "a)", "i." or "1)" stay lines of
 text, as Python-Markdown reads them; an item indented deeper than the item above it
-nests under it.
+nests under it, written where that item's text starts.
 
 Known limitation: a line indented deeper than the list item above it (a wrapped item,
 or code under it) joins that item's paragraph, as any Markdown continuation line does;
@@ -22,8 +22,6 @@ from dataclasses import dataclass
 _NUMBERED = re.compile(r"(?P<number>\d{1,9})\.\s+(?P<text>\S.*)")
 # Export bullets may touch their text; a typed ASCII bullet needs its space.
 _BULLET = re.compile(r"(?:[•◦▪‣]\s*|[-+*]\s+)(?P<text>\S.*)")
-_NESTING = "  "
-"""Indentation per nesting level: our renderer nests lists indented by 2 spaces."""
 
 _INLINE = re.compile(
     r"[\\`*]"
@@ -63,6 +61,10 @@ def to_markdown(lines: Sequence[str]) -> str:
     """Return the Markdown for plain-text `lines`, without surrounding blank lines."""
     out: list[str] = []
     open_items: list[int] = []  # source indents of the list items we are inside
+    # Where each of those items' content starts in the output: a nested item goes
+    # there, as CommonMark nests it (2 spaces under `-`, 3 under `1.`, 4 under
+    # `10.`); fewer would make it a list of its own after the item's list.
+    columns: list[int] = []
     continuation = ""  # indentation that continues the last list item
     for line in _classify(_split_runs(lines)):
         if line is None:
@@ -75,14 +77,18 @@ def to_markdown(lines: Sequence[str]) -> str:
                 open_items.append(line.indent)
             if len(open_items) == 1 and out and out[-1] and not continuation:
                 out.append("")  # a list cannot interrupt a paragraph
-            indent = _NESTING * (len(open_items) - 1)
+            level = len(open_items) - 1
+            indent = " " * (columns[level - 1] if level else 0)
+            del columns[level:]
+            columns.append(len(indent) + len(line.marker) + 1)
             out.append(f"{indent}{line.marker} {escape(line.text)}")
-            continuation = " " * (len(indent) + len(line.marker) + 1)
+            continuation = " " * columns[-1]
         elif open_items and line.indent > open_items[0]:
             out.append(continuation + escape(line.text))
         else:
             # Every exported line is a deliberate break, so each is a paragraph.
             open_items.clear()
+            columns.clear()
             continuation = ""
             if out and out[-1]:
                 out.append("")

@@ -13,7 +13,7 @@ import json
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -52,7 +52,10 @@ class Written:
     note_type_files: tuple[Path, ...]
     media_files: tuple[Path, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
-    """Warnings about what was written, such as decks a build cannot tell apart."""
+    """The import's warnings, as `Imported.all_diagnostics` but with those about
+    the cards of an export without lines (a package) at the card's heading in its
+    card file; then warnings about what was written, such as decks a build cannot
+    tell apart."""
 
 
 def to_markdown(
@@ -69,7 +72,16 @@ def to_markdown(
     lines puts `???` before the answer; an empty side stays empty, so builds report
     the card as incomplete. The same arguments always give the same text.
     """
-    note_types = note_types or {}
+    return _card_file(deck, deck_name, tags, note_types or {})[0]
+
+
+def _card_file(
+    deck: ImportedDeck,
+    deck_name: str,
+    tags: Sequence[str],
+    note_types: Mapping[int, str],
+) -> tuple[str, list[int]]:
+    """Return the card file for `deck`, and the line of each card's heading."""
     shared_tags = _shared_tags(deck.cards)
     shared_type = _shared_note_type(deck.cards)
     lines = ["---", f"deck: {_yaml_scalar(deck_name)}"]
@@ -81,10 +93,20 @@ def to_markdown(
     lines.append("---")
     if deck.title:
         lines += ["", _heading("#", escape(deck.title))]
+    written = _line_count(lines)
+    headings = []
     for card in deck.cards:
         metadata = _metadata(card, shared_tags, shared_type, note_types)
-        lines += ["", *_card(card, metadata)]
-    return "\n".join(lines) + "\n"
+        card_lines = ["", *_card(card, metadata)]
+        headings.append(written + 2)
+        lines += card_lines
+        written += _line_count(card_lines)
+    return "\n".join(lines) + "\n", headings
+
+
+def _line_count(parts: Sequence[str]) -> int:
+    # A part may hold several lines: a card's answer is one part.
+    return sum(part.count("\n") + 1 for part in parts)
 
 
 def write_import(
@@ -119,9 +141,12 @@ def write_import(
     type_files = _note_type_files(imported.note_types)
     card_files = _card_files(imported, out, single, deck_name, source)
     planned: dict[Path, bytes | Callable[[], bytes]] = {}
+    diagnostics = [*imported.diagnostics]
     for deck, (path, name) in zip(imported.decks, card_files, strict=True):
-        text = to_markdown(deck, deck_name=name, tags=tags, note_types=type_files)
+        text, headings = _card_file(deck, name, tags, type_files)
         planned[path] = text.encode()
+        diagnostics += deck.diagnostics
+        diagnostics += _card_diagnostics(deck, path, headings)
     for note_type in imported.note_types:
         text = dump_note_type(note_type, source=source.name)
         planned[root / type_files[note_type.id]] = text.encode()
@@ -158,11 +183,23 @@ def write_import(
                 with contextlib.suppress(OSError):
                     folder.rmdir()  # only when empty
     return Written(
-        diagnostics=tuple(_package_clashes(card_files)),
+        diagnostics=(*diagnostics, *_package_clashes(card_files)),
         card_files=tuple(path for path, _ in card_files),
         note_type_files=tuple(root / type_files[t.id] for t in imported.note_types),
         media_files=tuple(root / MEDIA_FOLDER / m.name for m in imported.media),
     )
+
+
+def _card_diagnostics(
+    deck: ImportedDeck, path: Path, headings: Sequence[int]
+) -> Iterator[Diagnostic]:
+    """Yield the warnings about `deck`'s cards; those of an export without lines
+    name the card's heading in the card file at `path`, where it will be edited."""
+    for card, heading in zip(deck.cards, headings, strict=True):
+        for diagnostic in card.diagnostics:
+            if card.line == 0:
+                diagnostic = replace(diagnostic, location=Location(path, heading))
+            yield diagnostic
 
 
 def _make_folders(folder: Path) -> list[Path]:

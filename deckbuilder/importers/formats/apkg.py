@@ -9,6 +9,8 @@ Notes that deckbuilder built go back to deckbuilder's own note types.
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import re
 import unicodedata
 from collections.abc import Callable
@@ -85,6 +87,9 @@ def _template_media(media: dict[str, Callable[[], bytes]]) -> set[str]:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A card file line that is not answer text: a card heading, the question/answer
+# separator, a code fence (an error in a type-in answer) or a metadata comment.
+_CARD_SYNTAX = re.compile(r" {0,3}##(?:[ \t]|$)|\?\?\?$|```|~~~|<!--")
 
 
 class _Converter:
@@ -127,7 +132,7 @@ class _Converter:
             number=number,
             question=markdown[0],
             answer=markdown[1] if len(markdown) > 1 else "",
-            line=1,
+            line=0,
             tags=self.tags(note, note.tags),
             guid=self.guid(note),
             note_type=note.note_type,
@@ -137,12 +142,9 @@ class _Converter:
                 if text
             ),
         )
-        self.diagnostics += empty_side_warnings(
-            card,
-            Location(self.path, 1),
-            needs_answer=not note_type.cloze and len(names) > 1,
+        return self.with_warnings(
+            card, needs_answer=not note_type.cloze and len(names) > 1
         )
-        return card
 
     def own_card(
         self, note: PackageNote, note_type: NoteType, kind: str, number: int
@@ -152,24 +154,69 @@ class _Converter:
         question = self.field(
             note, "Front", fields.get("Front") or fields.get("Text", ""), cloze=cloze
         )
-        answer = self.field(note, "Back", fields.get("Back") or fields.get("Extra", ""))
-        if kind == "type-in" and fields.get("Extra"):
-            answer += "\n\n" + self.field(note, "Extra", fields["Extra"])
+        if kind == "type-in":
+            answer = self.typed_answer(note, fields.get("Back", ""))
+            if fields.get("Extra"):
+                if not answer:
+                    self.warn(
+                        note,
+                        "its expected answer is empty, so the first line of its "
+                        "notes (field 'Extra') would become the expected answer: "
+                        "write the answer above them",
+                    )
+                answer += "\n\n" + self.field(note, "Extra", fields["Extra"])
+        else:
+            back = fields.get("Back") or fields.get("Extra", "")
+            answer = self.field(note, "Back", back)
         if kind == "basic" and fields.get("Reverse"):
             kind = "reversed"
         card = ImportedCard(
             number=number,
             question=question,
             answer=answer,
-            line=1,
+            line=0,
             tags=self.tags(note, tuple(t for t in note.tags if t != "incomplete")),
             type=kind,
             guid=self.guid(note),
         )
-        self.diagnostics += empty_side_warnings(
-            card, Location(self.path, 1), needs_answer=kind != "cloze"
+        return self.with_warnings(card, needs_answer=kind != "cloze")
+
+    def with_warnings(self, card: ImportedCard, *, needs_answer: bool) -> ImportedCard:
+        # The card's own warnings, so that the import can name its card file.
+        warnings = empty_side_warnings(
+            card, Location(self.path, 1), needs_answer=needs_answer
         )
-        return card
+        return dataclasses.replace(card, diagnostics=tuple(warnings))
+
+    def typed_answer(self, note: PackageNote, field: str) -> str:
+        """Return a type-in note's expected answer: its Back field as plain text.
+
+        The build puts the answer's first line in the field as written, only
+        HTML-escaped, because Anki compares what is typed with the field's text; so
+        the card file gets that text back, unescaped, and not as Markdown.
+        """
+        if "<" not in field:
+            text = html.unescape(field)
+        else:
+            # Formatting added in Anki's editor, which its comparison ignores.
+            from bs4 import BeautifulSoup
+
+            soup = BeautifulSoup(field, "html.parser")
+            for line_break in soup.find_all("br"):
+                line_break.replace_with("\n")
+            text = soup.get_text()
+            self.warn(
+                note,
+                "the formatting of its expected answer (field 'Back') is left out: "
+                "a type-in card's expected answer is plain text",
+            )
+        if "\n" in text or text != text.strip() or _CARD_SYNTAX.match(text):
+            self.warn(
+                note,
+                f"its expected answer {text!r} cannot be the first line of a card's "
+                "answer as it is, so a build would not give it back: edit the line",
+            )
+        return text
 
     def field(
         self, note: PackageNote, name: str, html: str, *, cloze: bool = False

@@ -26,12 +26,11 @@ the question. Questions and answers may span lines; a line is never joined to an
 
 An export of several decks starts each with its title. A line is a deck title when it
 is followed, after blank lines, by a card's start and either comes after a card's
-rating prompt, or (in an export without prompts) stands alone after a blank line and
-the next card's number does not follow on from the card before (each deck numbers its
-cards from 1). So in an export without prompts, an answer whose last line stands alone
-above the first card of the next deck loses that line to the title, and a title
-between two decks numbered on without a restart stays the last line of an answer:
-the text is kept either way, and the deck can be split by hand.
+rating prompt, or (in an export without prompts) the card it is followed by does not
+follow on from the number of the card before (each deck numbers its cards from 1).
+So in an export without prompts, a title between two decks numbered on without a
+restart stays the last line of an answer: the text is kept, and the deck can be
+split by hand.
 """
 
 from __future__ import annotations
@@ -168,9 +167,9 @@ def _read_card(
 def _title_before(lines: list[str], start: int, end: int, number: int) -> int:
     """Return where the answer in `lines[start:end]` ends: before a deck title.
 
-    Without a rating block, the line before the next card is a title only when it
-    stands alone after a blank line and the next card's number does not follow on
-    (each deck's cards are numbered from 1): otherwise it is the answer's last line.
+    Without a rating block, the last line before the next card is the next deck's
+    title when that card's number does not follow on (each deck numbers its cards
+    from 1, under its title): otherwise it is the answer's last line.
     """
     if end == len(lines) or not _starts_card(lines, end):
         return end
@@ -179,9 +178,7 @@ def _title_before(lines: list[str], start: int, end: int, number: int) -> int:
     last = end - 1
     while last >= start and not lines[last].strip():
         last -= 1
-    if last > start and not lines[last - 1].strip():
-        return last
-    return end
+    return last if last >= start else end
 
 
 def _is_title(lines: list[str], index: int) -> bool:
