@@ -192,8 +192,20 @@ def _watched(change: object, path: str) -> bool:
     return name.endswith((".md", ".py", ".yaml", ".yml")) and not name.startswith(".")
 
 
+PreviewOut = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--out",
+        "-o",
+        help="Output folder; the pages go to OUT/preview/. Default: `out` in "
+        "pyproject.toml, else build/.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
-def preview(paths: Paths = None, out: Out = None) -> None:
+def preview(paths: Paths = None, out: PreviewOut = None) -> None:
     """Write an HTML page per deck under OUT/preview/ showing every card."""
     from deckbuilder.preview import preview as run_preview
 

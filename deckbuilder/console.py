@@ -117,7 +117,8 @@ def bundle_name(value: str | None) -> str | None:
     name = value.removesuffix(".apkg")
     if not re.fullmatch(r"\w[\w.-]*", name):
         raise UsageProblem(
-            f"{value!r} is not a file name; use letters, digits, '.', '_' and '-'"
+            f"{value!r} is not a file name; use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit"
         )
     return name
 

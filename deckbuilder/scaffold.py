@@ -28,6 +28,11 @@ def new_project(folder: Path) -> list[Path]:
 
     No file is written if any of them exists already.
     """
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(
+            f"{folder} is a file, not a folder",
+            remedy="name a new or empty folder for the project",
+        )
     targets = {folder / name: template for name, template in FILES.items()}
     for target in targets:
         if target.exists() or target.is_symlink():

@@ -192,7 +192,7 @@ BAD = {
     ),
     "template naming a missing field": (
         CARDS,
-        VOCAB.replace("<br>{{Example}}", "<br>{{#Picture}}{{text:Picture}}{{/Picture}}"),
+        VOCAB.replace("{{Example}}", "{{#Picture}}{{text:Picture}}{{/Picture}}"),
         "cards/types/vocab.yaml:4:1: error: template 'Recognise' names the field "
         "'Picture', which the note type does not have (use one of its fields (Word, "
         "Meaning, Example) or a special one such as FrontSide, or add the field to "

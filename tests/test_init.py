@@ -100,5 +100,18 @@ def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "cards" / "example.md").read_text() == "mine"
 
 
+def test_init_into_a_file_says_it_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "notes").write_text("mine")
+
+    result = run("init", str(tmp_path / "notes"))
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {tmp_path}/notes is a file, not a folder (name a new or empty "
+        "folder for the project)\n"
+    )
+    assert (tmp_path / "notes").read_text() == "mine"
+
+
 def _text(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", markup))
