@@ -265,11 +265,6 @@ def _anki_model(note_type: NoteType) -> object:
     """Return the genanki model of an Anki note type file, as Anki has it."""
     genanki = _genanki()
 
-    from deckbuilder.highlight import CODE_CLASS, code_colours
-
-    # Anki's stock note types centre the card's text; code reads only left-aligned,
-    # and scrolls sideways on a phone rather than widening the card.
-    layout = f"pre.{CODE_CLASS} {{ text-align: left; overflow-x: auto; }}"
     return genanki.Model(
         note_type.id,
         note_type.name,
@@ -278,16 +273,26 @@ def _anki_model(note_type: NoteType) -> object:
             {"name": t.name, "qfmt": t.front, "afmt": t.back}
             for t in note_type.templates
         ],
-        # The note type's own styling, then the colours of highlighted code, which
-        # fields rendered from Markdown use; marked so an import can take them off.
-        css=(
-            f"{note_type.css.rstrip()}\n{CODE_CSS_START}\n{layout}\n"
-            f"{code_colours()}{CODE_CSS_END}\n"
-        ),
+        css=anki_css(note_type),
         model_type=(
             genanki.Model.CLOZE if note_type.cloze else genanki.Model.FRONT_BACK
         ),
         sort_field_index=note_type.sort_field,
+    )
+
+
+def anki_css(note_type: NoteType) -> str:
+    """Return the CSS a package gives an Anki note type file's note type."""
+    from deckbuilder.highlight import CODE_CLASS, code_colours
+
+    # Anki's stock note types centre the card's text; code reads only left-aligned,
+    # and scrolls sideways on a phone rather than widening the card.
+    layout = f"pre.{CODE_CLASS} {{ text-align: left; overflow-x: auto; }}"
+    # The note type's own styling, then the colours of highlighted code, which
+    # fields rendered from Markdown use; marked so an import can take them off.
+    return (
+        f"{note_type.css.rstrip()}\n{CODE_CSS_START}\n{layout}\n"
+        f"{code_colours()}{CODE_CSS_END}\n"
     )
 
 

@@ -10,7 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deckbuilder.cloze import ClozeError, cloze_numbers, find_clozes
+from deckbuilder.anki_templates import (
+    TemplateError,
+    cloze_answers,
+    makes_card,
+    render_template,
+    strip_html,
+)
+from deckbuilder.cloze import cloze_numbers
 from deckbuilder.errors import OutputError
 from deckbuilder.files import commit, replace_file, stage
 from deckbuilder.notes import INCOMPLETE_TAG
@@ -23,12 +30,15 @@ if TYPE_CHECKING:
 PHONE_WIDTH = 390
 """Width in CSS pixels of the phone view: an iPhone 12 to 15 held upright."""
 
-_SECTION = re.compile(r"\{\{([#^])([\w ]+)\}\}(.*?)\{\{/\2\}\}", re.DOTALL)
-_REPLACEMENT = re.compile(r"\{\{(?:(\w+):)?([\w ]+)\}\}")
+__all__ = ["PHONE_WIDTH", "card_sides", "deck_page", "preview", "render_template"]
+
+# Where Anki's reviewer puts the answer box, and on the back the expected answer.
+_TYPE_BOX = re.compile(r"\[\[type:(?:(cloze|nc):)?([^\]]+)\]\]")
 _SOUND = re.compile(r"\[sound:([^\]]+)\]")
 
 # Anki's own colours around the card: its stylesheet sets the night background and
-# text, the note type's CSS (ours) only what lies on top of them.
+# text, the note type's CSS only what lies on top of them; and where that CSS gives
+# the card colours of its own, as `.card { color: navy; }`, they win.
 _PAGE_CSS = f"""
 body.preview {{ margin: 0; background: #f0f0f0; color: #000; font-family: sans-serif; }}
 body.preview.nightMode {{ background: #1e1e1e; color: #fcfcfc; }}
@@ -47,12 +57,15 @@ body.preview.nightMode {{ background: #1e1e1e; color: #fcfcfc; }}
 .side {{ flex: 1 1 20em; min-width: 0; }}
 body.phone .side {{ flex: 0 0 {PHONE_WIDTH}px; max-width: {PHONE_WIDTH}px; }}
 .side-label {{ font-size: 0.8em; opacity: 0.7; }}
-.side > .card {{ background: #fff; color: #000; padding: 0.5em; min-width: 0; }}
-.nightMode .side > .card {{ background: #2c2c2c; color: #fcfcfc; }}
+.side > .card {{ padding: 0.5em; min-width: 0; }}
+:where(.side > .card) {{ background: #fff; color: #000; }}
+:where(.nightMode .side > .card) {{ background: #2c2c2c; color: #fcfcfc; }}
+.preview-error {{ color: #c00; font-family: monospace; }}
 """
 
 # Checkboxes set the classes; `#night,phone` in the address ticks them at load (the
-# boxes' ids differ from those words, or the browser would scroll to them).
+# boxes' ids differ from those words, or the browser would scroll to them). Anki
+# puts the night classes on the card's own element too, for `.card.nightMode`.
 _SCRIPT = """
 <script>
 const boxes = { night: "nightMode night_mode", phone: "phone" };
@@ -60,7 +73,10 @@ const box = (name) => document.getElementById("switch-" + name);
 function apply() {
   for (const [name, classes] of Object.entries(boxes)) {
     const on = box(name).checked;
-    for (const c of classes.split(" ")) document.body.classList.toggle(c, on);
+    const cards = name === "night" ? document.querySelectorAll(".side > .card") : [];
+    for (const element of [document.body, ...cards]) {
+      for (const c of classes.split(" ")) element.classList.toggle(c, on);
+    }
   }
 }
 for (const name of location.hash.slice(1).split(",")) {
@@ -111,16 +127,28 @@ def preview(paths: Sequence[Path], options: Options) -> Report:
 
 
 def deck_page(notes: Sequence[Note], css: str) -> str:
-    """Return the preview page of one deck's notes, incomplete ones first."""
+    """Return the preview page of one deck's notes, incomplete ones first.
+
+    `css` is the stylesheet of deckbuilder's own note types; a card with an Anki
+    note type file is shown with that note type's CSS as its package has it.
+    """
     ordered = sorted(notes, key=lambda note: INCOMPLETE_TAG not in note.tags)
-    cards = [card for note in ordered for card in _card_sections(note)]
+    sheets = [_note_css(note, css) for note in ordered]
+    styles: dict[str, str] = {}  # each distinct stylesheet, and its class
+    for sheet in sheets:
+        styles.setdefault(sheet, f"style-{len(styles) + 1}")
+    cards = [
+        card
+        for note, sheet in zip(ordered, sheets, strict=True)
+        for card in _card_sections(note, styles[sheet])
+    ]
     deck = html.escape(notes[0].deck)
     incomplete = sum(INCOMPLETE_TAG in note.tags for note in notes)
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{deck}: deckbuilder preview</title>\n"
-        f"<style>\n{css}</style>\n<style>{_PAGE_CSS}</style>\n</head>\n"
+        f"{_stylesheets(styles)}<style>{_PAGE_CSS}</style>\n</head>\n"
         '<body class="preview">\n<header class="toolbar">'
         '<a href="index.html">all decks</a>'
         f"<h1>{deck}</h1><span>{len(cards)} cards of {len(notes)} notes, "
@@ -134,146 +162,177 @@ def deck_page(notes: Sequence[Note], css: str) -> str:
     )
 
 
-def _card_sections(note: Note) -> list[str]:
+def _note_css(note: Note, css: str) -> str:
+    from deckbuilder.package import anki_css
+
+    return css if note.anki_note_type is None else anki_css(note.anki_note_type)
+
+
+def _stylesheets(styles: Mapping[str, str]) -> str:
+    if len(styles) == 1:
+        return f"<style>\n{next(iter(styles))}</style>\n"
+    # Cards of several note types: each stylesheet reaches only into the sides of
+    # its own cards, each side the root of its scope (`.side.style-2`).
+    return "".join(
+        f"<style>\n@scope (.{name}) {{\n{css}}}\n</style>\n"
+        for css, name in styles.items()
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Card:
+    """One card of a note, as its note type's templates show it."""
+
+    label: str
+    front: str
+    back: str
+    fields: Mapping[str, str]
+    """The fields the templates were filled with."""
+    cloze: int
+    """The card's cloze number; 0 on a note type without clozes."""
+    ordinal: int
+    """The card's number in Anki's `card1`, `card2`, ... class."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    """What renders a note's cards: its note type's name and templates, its fields."""
+
+    label: str
+    """The note type as the preview names it: a card's `type`, or the note type's
+    name."""
+    name: str
+    """The note type's name in Anki."""
+    cloze: bool
+    fields: Mapping[str, str]
+    templates: tuple[tuple[str, str, str], ...]
+    """Each template's name, front and back."""
+
+
+def _card_sections(note: Note, style: str) -> list[str]:
     media = {file.name for file in note.media}
     box = '<input id="typeans" type="text" placeholder="type the answer">'
-    typed = f'<code id="typeans">{note.back}</code>'
+
+    def typed(card: _Card) -> Callable[[re.Match[str]], str]:
+        def expected(match: re.Match[str]) -> str:
+            value = card.fields.get(match[2], "")
+            if match[1] == "cloze":
+                value = ", ".join(cloze_answers(value, card.cloze))
+            shown = html.escape(strip_html(value), quote=False)
+            return f'<code id="typeans">{shown}</code>'
+
+        return expected
+
     return [
         _section(
             note,
-            label,
-            _linked(front.replace("[[type:Back]]", box), media),
-            _linked(back.replace("[[type:Back]]", typed), media),
+            card,
+            style,
+            _linked(_TYPE_BOX.sub(box, card.front), media),
+            _linked(_TYPE_BOX.sub(typed(card), card.back), media),
         )
-        for label, front, back in card_sides(note)
+        for card in _cards(note)
     ]
 
 
 def card_sides(note: Note) -> list[tuple[str, str, str]]:
     """Return each card of `note` as its label, front HTML and back HTML.
 
-    The HTML is what Anki's template engine gives: media keep their names in the
-    package, and a type-in card has `[[type:Back]]` where the reviewer puts the box.
+    The cards are those Anki makes of the note, and the HTML is what Anki's template
+    engine gives: media keep their names in the package, and a type-in card has
+    `[[type:Back]]` where the reviewer puts the box. The label names the note
+    type and the template, as `basic · card 1` or `Vocab · Recognise`.
     """
-    from deckbuilder.package import (
-        _BACK,
-        _CLOZE_BACK,
-        _CLOZE_FRONT,
-        _FRONT,
-        _REVERSE_BACK,
-        _REVERSE_FRONT,
-        _TYPE_IN_BACK,
-        _TYPE_IN_FRONT,
-    )
+    return [(card.label, card.front, card.back) for card in _cards(note)]
 
-    # The templates are package.py's own, so the preview shows what Anki will.
-    # As Anki fills them: the deck name goes in as it is, not escaped.
-    fields = {"Deck": note.deck, "Source": note.source}
-    sides: list[tuple[str, str, str]] = []
+
+def _cards(note: Note) -> list[_Card]:
+    kind = _kind(note)
+    # The fields Anki adds to every note's, for templates that show them.
+    extra = {
+        "Tags": " ".join(sorted(note.tags, key=str.casefold)),
+        "Type": kind.name,
+        "Deck": note.deck,  # as Anki fills it: the name as it is, not escaped
+        "Subdeck": note.deck.rpartition("::")[2],
+        "CardFlag": "flag0",
+    }
+    cards: list[_Card] = []
+    for ordinal, (name, question, answer) in enumerate(kind.templates, 1):
+        fields = {**kind.fields, **extra, "Card": name}
+        shown = name if note.anki_note_type else name.lower()
+        chosen: list[tuple[int, int, str]] = []  # cloze number, ordinal, label
+        if kind.cloze:
+            # One card per cloze number in any field, as the package has them; a
+            # note without clozes (an incomplete card) shows its text as it is.
+            found = {n for value in kind.fields.values() for n in cloze_numbers(value)}
+            chosen = [(n, n, f"{shown} {n}") for n in sorted(found)]
+            chosen = chosen or [(0, 1, f"{shown} 1")]
+        elif makes_card(question, kind.fields):
+            chosen = [(0, ordinal, shown)]
+        for number, card_ordinal, label in chosen:
+            front = _side(question, fields, cloze=number)
+            back = _side(answer, fields, cloze=number, front_side=front, answer=True)
+            label = f"{kind.label} · {label}"
+            cards.append(_Card(label, front, back, fields, number, card_ordinal))
+    return cards
+
+
+def _kind(note: Note) -> _Kind:
+    from deckbuilder import package as p
+
+    if note.anki_note_type is not None:
+        note_type = note.anki_note_type
+        values = (*note.fields, *[""] * len(note_type.fields))
+        return _Kind(
+            note_type.name,
+            note_type.name,
+            note_type.cloze,
+            dict(zip(note_type.fields, values, strict=False)),
+            tuple((t.name, t.front, t.back) for t in note_type.templates),
+        )
+    # deckbuilder's own note types, with package.py's templates; labelled by the
+    # card's `type`.
+    source = {"Source": note.source}
     if note.note_type == "cloze":
-        fields |= {"Text": note.front, "Extra": note.back}
-        for number in cloze_numbers(note.front) or [1]:
-            front = render_template(_CLOZE_FRONT, fields, cloze=number)
-            back = render_template(_CLOZE_BACK, fields, cloze=number, answer=True)
-            sides.append((f"cloze {number}", front, back))
+        fields = {"Text": note.front, "Extra": note.back, **source}
+        templates = [("Cloze", p._CLOZE_FRONT, p._CLOZE_BACK)]
+        name = p.CLOZE_MODEL_NAME
     elif note.note_type == "type-in":
-        fields |= {"Front": note.front, "Back": note.back, "Extra": note.extra}
-        front = render_template(_TYPE_IN_FRONT, fields)
-        back = render_template(_TYPE_IN_BACK, fields, answer=True)
-        sides.append(("card 1", front, back))
+        fields = {"Front": note.front, "Back": note.back, "Extra": note.extra}
+        fields |= source
+        templates = [("Card 1", p._TYPE_IN_FRONT, p._TYPE_IN_BACK)]
+        name = p.TYPE_IN_MODEL_NAME
     else:
         reverse = "y" if note.note_type == "reversed" else ""
-        fields |= {"Front": note.front, "Back": note.back, "Reverse": reverse}
+        fields = {"Front": note.front, "Back": note.back, **source, "Reverse": reverse}
         templates = [
-            ("card 1", _FRONT, _BACK),
-            ("card 2", _REVERSE_FRONT, _REVERSE_BACK),
+            ("Card 1", p._FRONT, p._BACK),
+            ("Card 2", p._REVERSE_FRONT, p._REVERSE_BACK),
         ]
-        for label, question, answer in templates:
-            front = render_template(question, fields)
-            if front.strip():  # as Anki, which makes no card whose front is empty
-                back = render_template(answer, fields, front_side=front, answer=True)
-                sides.append((label, front, back))
-    return sides
+        name = p.MODEL_NAME
+    return _Kind(
+        note.note_type,
+        name,
+        note.note_type == "cloze",
+        fields,
+        tuple(templates),
+    )
 
 
-def render_template(
+def _side(
     template: str,
     fields: Mapping[str, str],
     *,
-    cloze: int = 0,
+    cloze: int,
     front_side: str = "",
     answer: bool = False,
 ) -> str:
-    """Fill an Anki card template as Anki does for the features ours use.
-
-    Sections `{{#F}}...{{/F}}` (and `{{^F}}`), fields, `{{FrontSide}}`,
-    `{{cloze:F}}` for cloze number `cloze`, and `{{type:F}}`, left as Anki leaves it
-    for its reviewer: `[[type:F]]`.
-    """
-
-    def section(match: re.Match[str]) -> str:
-        filled = bool(fields.get(match[2], "").strip())
-        return match[3] if filled == (match[1] == "#") else ""
-
-    def replace(match: re.Match[str]) -> str:
-        kind, name = match[1], match[2]
-        if name == "FrontSide" and kind is None:
-            return front_side
-        value = fields.get(name, "")
-        if kind == "cloze":
-            return _cloze_side(value, cloze, answer=answer)
-        if kind == "type":
-            return f"[[type:{name}]]"  # as Anki, whose reviewer fills in the box
-        return value
-
-    # Fields are put in after the sections are resolved and are never scanned again,
-    # so braces in a card's text stay text.
-    return _REPLACEMENT.sub(replace, _SECTION.sub(section, template))
-
-
-def _cloze_side(text: str, number: int, *, answer: bool) -> str:
-    # Anki hides the card's own cloze as [...] (or [hint]) and shows the others' text,
-    # each in a span as Anki writes it.
     try:
-        clozes = sorted(find_clozes(text), key=lambda cloze: (cloze.start, -cloze.end))
-    except ClozeError:
-        return text
-
-    def emit(start: int, end: int) -> str:
-        pieces = []
-        done = start
-        for cloze in clozes:
-            if cloze.start < done or cloze.end > end:
-                continue
-            pieces.append(text[done : cloze.start])
-            inner = emit(cloze.text_start, cloze.text_end)
-            ordinal = f'data-ordinal="{cloze.number}"'
-            if cloze.number != number:
-                inner = f'<span class="cloze-inactive" {ordinal}>{inner}</span>'
-            elif answer:
-                inner = f'<span class="cloze" {ordinal}>{inner}</span>'
-            else:
-                hidden = f'data-cloze="{_attribute(inner)}"'
-                shown = f"[{cloze.hint or '...'}]"
-                inner = f'<span class="cloze" {hidden} {ordinal}>{shown}</span>'
-            pieces.append(inner)
-            done = cloze.end
-        pieces.append(text[done:end])
-        return "".join(pieces)
-
-    return emit(0, len(text))
-
-
-def _attribute(text: str) -> str:
-    # Anki escapes the hidden text as the htmlescape crate's encode_attribute does:
-    # every character below U+0100 but ASCII letters and digits becomes an entity.
-    named = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-    return "".join(
-        char
-        if (char.isascii() and char.isalnum()) or ord(char) > 0xFF
-        else named.get(char, f"&#x{ord(char):X};")
-        for char in text
-    )
+        return render_template(
+            template, fields, cloze=cloze, front_side=front_side, answer=answer
+        )
+    except TemplateError as error:  # Anki, too, shows the error instead of the side
+        return f'<div class="preview-error">{html.escape(str(error))}</div>'
 
 
 def _linked(side: str, media: set[str]) -> str:
@@ -293,18 +352,20 @@ def _linked(side: str, media: set[str]) -> str:
     return _SOUND.sub(sound, linked)
 
 
-def _section(note: Note, label: str, front: str, back: str) -> str:
+def _section(note: Note, card: _Card, style: str, front: str, back: str) -> str:
     incomplete = INCOMPLETE_TAG in note.tags
     badge = '<span class="badge">incomplete</span> ' if incomplete else ""
-    where = html.escape(note.source)
+    label = html.escape(f"{note.source} · {card.label}")
+    # The card's element has the classes Anki gives the card's own: `card card2`.
+    element = f'<div class="card card{card.ordinal}">'
     return (
         f'<section class="preview-card{" is-incomplete" * incomplete}">'
-        f'<h2 class="preview-label">{badge}{where} · {note.note_type} · {label}</h2>'
+        f'<h2 class="preview-label">{badge}{label}</h2>'
         '<div class="sides">'
-        f'<div class="side side-front"><div class="side-label">front</div>'
-        f'<div class="card">{front}</div></div>'
-        f'<div class="side side-back"><div class="side-label">back</div>'
-        f'<div class="card">{back}</div></div>'
+        f'<div class="side side-front {style}"><div class="side-label">front</div>'
+        f"{element}{front}</div></div>"
+        f'<div class="side side-back {style}"><div class="side-label">back</div>'
+        f"{element}{back}</div></div>"
         "</div></section>"
     )
 

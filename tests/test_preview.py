@@ -5,11 +5,15 @@ The browser tests need Debian's `chromium`; without it they are skipped with a r
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import zlib
 from pathlib import Path
 
 import pytest
+from anki.collection import ExportAnkiPackageOptions
+from anki.import_export_pb2 import ExportLimit
 from helpers import (
     CHROMIUM,
     chromium,
@@ -21,7 +25,10 @@ from helpers import (
 from typer.testing import CliRunner, Result
 
 from deckbuilder import Options, build
+from deckbuilder.anki_templates import TemplateError, makes_card
 from deckbuilder.cli import app
+from deckbuilder.importers import importer
+from deckbuilder.importers.write import write_import
 from deckbuilder.package import note_guid
 from deckbuilder.pipeline import _compile
 from deckbuilder.preview import card_sides, render_template
@@ -373,3 +380,372 @@ def _first_pixel(data: bytes) -> tuple[int, int, int]:
     row = zlib.decompress(chunks)
     red, green, blue = row[1:4]
     return red, green, blue
+
+
+# Anki's stock note types as `deckbuilder import` writes them, and a cloze one.
+STOCK_TYPES = {
+    "reversed.yaml": """\
+id: 1700000000201
+name: Basic (and reversed card)
+fields: [Front, Back]
+templates:
+  - name: Card 1
+    front: "{{Front}}"
+    back: "{{FrontSide}}<hr id=answer>{{Back}}"
+  - name: Card 2
+    front: "{{Back}}"
+    back: "{{FrontSide}}<hr id=answer>{{Front}}"
+css: ".card { text-align: center; }"
+""",
+    "optional.yaml": """\
+id: 1700000000202
+name: Basic (optional reversed card)
+fields: [Front, Back, Add Reverse]
+templates:
+  - name: Card 1
+    front: "{{Front}}"
+    back: "{{FrontSide}}<hr id=answer>{{Back}}"
+  - name: Card 2
+    front: "{{#Add Reverse}}{{Back}}{{/Add Reverse}}"
+    back: "{{FrontSide}}<hr id=answer>{{Front}}"
+""",
+    "typein.yaml": """\
+id: 1700000000203
+name: Basic (type in the answer)
+fields: [Front, Back]
+templates:
+  - name: Card 1
+    front: "{{Front}}\\n\\n{{type:Back}}"
+    back: "{{Front}}\\n\\n<hr id=answer>\\n\\n{{type:Back}}"
+""",
+    "cloze.yaml": """\
+id: 1700000000204
+name: Cloze
+kind: cloze
+fields: [Text, Back Extra]
+templates:
+  - name: Cloze
+    front: "{{cloze:Text}}"
+    back: "{{cloze:Text}}<br>\\n{{Back Extra}}"
+""",
+    "probe.yaml": """\
+id: 1700000000205
+name: Probe
+fields: [Front, Back, Note]
+templates:
+  - name: Look
+    front: "{{Front}}|{{text:Front}}|{{Tags}}|{{Type}}|{{Deck}}|{{Subdeck}}|{{Card}}"
+    back: "{{FrontSide}}{{#Note}}<i>{{Note}}</i>{{/Note}}{{^Note}}none{{/Note}}"
+""",
+}
+STOCK_CARDS = """\
+---
+deck: Languages::Stock
+---
+
+## perro
+<!-- note-type: types/reversed.yaml -->
+
+dog
+
+## casa
+<!-- note-type: types/optional.yaml -->
+
+house
+
+## gato
+<!-- note-type: types/optional.yaml -->
+
+cat
+
+<!-- field: Add Reverse -->
+
+y
+
+## 2 + 2 =
+<!-- note-type: types/typein.yaml -->
+
+4
+
+## The {{c1::cat}} sleeps on the {{c2::mat::place}}.
+<!-- note-type: types/cloze.yaml -->
+
+Extra words.
+
+## A **bold** word
+<!-- note-type: types/probe.yaml; tags: b a -->
+
+bold
+"""
+
+
+@pytest.fixture
+def stock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "cards" / "types").mkdir(parents=True)
+    for name, text in STOCK_TYPES.items():
+        (tmp_path / "cards" / "types" / name).write_text(text)
+    (tmp_path / "cards" / "stock.md").write_text(STOCK_CARDS)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def sections(page: str) -> dict[str, tuple[str, str]]:
+    """Return the front and back HTML inside each card of a preview page, by label."""
+    found = re.findall(
+        r'<h2 class="preview-label">([^<]*)</h2>.*?'
+        r'side-front[^>]*>.*?<div class="card card\d+">(.*?)</div></div>'
+        r'<div class="side side-back.*?<div class="card card\d+">(.*?)</div></div>'
+        r"</div></section>",
+        page,
+        re.DOTALL,
+    )
+    return {html.unescape(label): (front, back) for label, front, back in found}
+
+
+def test_anki_note_types_are_previewed_with_their_own_templates(stock: Path) -> None:
+    result = run("preview")
+
+    assert result.exit_code == 0, result.stderr
+    page = (stock / "build" / "preview" / "languages.stock.html").read_text()
+    cards = sections(page)
+    where = "cards/stock.md"
+    assert list(cards) == [
+        f"{where}:5 · Basic (and reversed card) · Card 1",
+        f"{where}:5 · Basic (and reversed card) · Card 2",
+        f"{where}:10 · Basic (optional reversed card) · Card 1",  # Add Reverse empty
+        f"{where}:15 · Basic (optional reversed card) · Card 1",
+        f"{where}:15 · Basic (optional reversed card) · Card 2",
+        f"{where}:24 · Basic (type in the answer) · Card 1",
+        f"{where}:29 · Cloze · Cloze 1",
+        f"{where}:29 · Cloze · Cloze 2",
+        f"{where}:34 · Probe · Look",
+    ]
+    assert cards[f"{where}:5 · Basic (and reversed card) · Card 2"] == (
+        "dog",
+        "dog<hr id=answer>perro",
+    )
+    assert cards[f"{where}:15 · Basic (optional reversed card) · Card 2"] == (
+        "cat",
+        "cat<hr id=answer>gato",
+    )
+    box = '<input id="typeans" type="text" placeholder="type the answer">'
+    assert cards[f"{where}:24 · Basic (type in the answer) · Card 1"] == (
+        f"2 + 2 =\n\n{box}",
+        '2 + 2 =\n\n<hr id=answer>\n\n<code id="typeans">4</code>',
+    )
+    cat = '<span class="cloze-inactive" data-ordinal="1">cat</span>'
+    assert cards[f"{where}:29 · Cloze · Cloze 2"] == (
+        f"The {cat} sleeps on the "
+        '<span class="cloze" data-cloze="mat" data-ordinal="2">[place]</span>.',
+        f'The {cat} sleeps on the <span class="cloze" data-ordinal="2">mat</span>.'
+        "<br>\nExtra words.",
+    )
+    front = (
+        "A <strong>bold</strong> word|A bold word|a b|Probe|Languages::Stock|Stock|Look"
+    )
+    assert cards[f"{where}:34 · Probe · Look"] == (front, front + "none")
+    # Anki's `card2` class on the second card, and each note type's CSS in the page.
+    assert '<div class="card card2">dog</div>' in page
+    assert ".card { text-align: center; }" in page
+
+
+def test_a_note_type_file_gives_its_card_the_vocab_example_of_the_docs(
+    stock: Path,
+) -> None:
+    (stock / "cards" / "types" / "vocab.yaml").write_text(
+        "id: 1700000000123\nname: Vocab\nkind: standard\n"
+        "fields: [Word, Meaning, Example]\ntemplates:\n  - name: Recognise\n"
+        '    front: "{{Word}}"\n'
+        '    back: "{{FrontSide}}<hr id=answer>{{Meaning}}<br>{{Example}}"\n'
+        "css: |\n  .card { color: navy; }\n"
+    )
+    (stock / "cards" / "stock.md").write_text(
+        "---\ndeck: Languages::Spanish\nnote-type: types/vocab.yaml\n---\n\n"
+        "## gato\n<!-- guid: Kh#@3:4#M_; tags: noun -->\n\ncat\n\n"
+        "<!-- field: Example -->\n\nEl **gato** duerme.\n"
+    )
+
+    assert run("preview").exit_code == 0
+
+    page = (stock / "build" / "preview" / "languages.spanish.html").read_text()
+    assert sections(page) == {
+        "cards/stock.md:6 · Vocab · Recognise": (
+            "gato",
+            "gato<hr id=answer>cat<br>El <strong>gato</strong> duerme.",
+        )
+    }
+    # One note type on the page: its CSS as the package has it, unscoped.
+    assert "<style>\n.card { color: navy; }\n/* deckbuilder: code colours */" in page
+    assert "@scope" not in page
+
+
+def test_each_note_types_css_is_scoped_to_its_own_cards(stock: Path) -> None:
+    (stock / "cards" / "own.md").write_text(
+        "---\ndeck: Languages::Stock\n---\n\n## Which network judges?\n\nThe critic.\n"
+    )
+
+    assert run("preview").exit_code == 0
+
+    page = (stock / "build" / "preview" / "languages.stock.html").read_text()
+    # deckbuilder's cards, then the note types' in the order their cards come; the
+    # note types without CSS of their own share the code colours.
+    scopes = re.findall(r"<style>\n@scope \(\.(style-\d+)\) \{\n", page)
+    assert scopes == ["style-1", "style-2", "style-3"]
+    assert "@scope (.style-1) {\n/* deckbuilder note type: layout" in page
+    assert "@scope (.style-2) {\n.card { text-align: center; }\n" in page
+    assert "@scope (.style-3) {\n\n/* deckbuilder: code colours */" in page
+    assert (
+        'class="side side-front style-2"><div class="side-label">front</div>'
+        '<div class="card card1">perro</div>' in page
+    )
+
+
+def test_templates_follow_ankis_sections_filters_and_errors() -> None:
+    fields = {"Word": "<b>g&amp;to</b>&nbsp;x", "Empty": "<br> <div></div>", "N": "1"}
+    template = (
+        "{{#Word}}[{{^Empty}}{{#N}}{{text:Word}}{{/N}}{{/Empty}}]{{/Word}}"
+        "{{#Empty}}gone{{/Empty}}|{{ kana:Word }}|{{type:cloze:Word}}|{{#c2}}two{{/c2}}"
+    )
+
+    shown = render_template(template, fields, cloze=2)
+    with pytest.raises(TemplateError) as missing:
+        render_template("{{Word}} {{Meaning}}", fields)
+    with pytest.raises(TemplateError) as unclosed:
+        render_template("{{#Word}}x", fields)
+
+    assert shown == "[g&to x]|<b>g&amp;to</b>&nbsp;x|[[type:cloze:Word]]|two"
+    assert str(missing.value) == (
+        "Found '{{Meaning}}', but there is no field called 'Meaning'"
+    )
+    assert str(unclosed.value) == "Missing '{{/Word}}'"
+
+
+def test_a_hint_is_a_link_that_reveals_the_field() -> None:
+    hint = render_template("{{hint:Meaning}}", {"Meaning": "cat"})
+
+    [number] = re.findall(r"getElementById\('hint(\w+)'\)", hint)
+    assert hint == (
+        '\n<a class=hint href="#"\n'
+        "onclick=\"this.style.display='none';\n"
+        f"document.getElementById('hint{number}').style.display='block';\n"
+        'return false;" draggable=false>\nMeaning</a>\n'
+        f'<div id="hint{number}" class=hint style="display: none">cat</div>\n'
+    )
+    assert render_template("{{hint:Meaning}}", {"Meaning": " "}) == " "
+
+
+@pytest.mark.parametrize(
+    ("front", "fields", "made"),
+    [
+        ("{{Word}}", {"Word": "gato"}, True),
+        ("{{Word}}", {"Word": " <br/> "}, False),
+        # Text around an empty field makes no card, as in Anki.
+        ("Say: {{#Extra}}{{Extra}}{{/Extra}}", {"Extra": ""}, False),
+        ("{{^Extra}}{{Word}}{{/Extra}}", {"Extra": "x", "Word": "gato"}, True),
+        ("{{#Extra}}{{Word}}{{/Extra}}", {"Extra": "", "Word": "gato"}, False),
+    ],
+)
+def test_a_template_makes_a_card_when_its_front_shows_a_filled_field(
+    front: str, fields: dict[str, str], made: bool
+) -> None:
+    assert makes_card(front, fields) is made
+
+
+def test_anki_note_type_cards_are_what_ankis_template_engine_renders(
+    stock: Path,
+) -> None:
+    options = Options(out=stock / "build")
+    assert not build([Path("cards")], options).errors
+    col = new_collection(stock)
+    import_apkg(col, stock / "build" / "languages.stock.apkg")
+
+    notes = _compile([Path("cards")], options, Report())
+
+    for note in notes:
+        guid = note.guid or note_guid(note.card_id)
+        anki = [render_card(col, card) for card in note_card_ids(col, guid)]
+        ours = [(front, back) for _, front, back in card_sides(note)]
+        assert ours == anki, note.card_id
+    col.close()
+
+
+@browser
+def test_a_note_types_css_reaches_its_cards_only(stock: Path) -> None:
+    (stock / "cards" / "types" / "reversed.yaml").write_text(
+        STOCK_TYPES["reversed.yaml"].replace(
+            '".card { text-align: center; }"',
+            '".card { color: navy; } .card.nightMode strong { color: red; }"',
+        )
+    )
+    (stock / "cards" / "own.md").write_text(
+        "---\ndeck: Languages::Stock\n---\n\n## Which **network** judges?\n\nIt.\n"
+    )
+    (stock / "cards" / "stock.md").write_text(
+        "---\ndeck: Languages::Stock\n---\n\n## A **dog**\n"
+        "<!-- note-type: types/reversed.yaml -->\n\nperro\n"
+    )
+    assert run("preview").exit_code == 0
+    page = stock / "build" / "preview" / "languages.stock.html"
+    script = """<script>
+    const cards = Array.from(document.querySelectorAll(".side-front > .card"));
+    const bold = (card) => card.querySelector("b, strong");
+    const colours = () => cards.map((card) => [getComputedStyle(card).color,
+      bold(card) ? getComputedStyle(bold(card)).color : "none"]);
+    const light = colours();
+    document.getElementById("switch-night").click();
+    document.body.innerHTML = '<pre id="measured">'
+      + JSON.stringify({light, night: colours()}) + "</pre>";
+    </script>"""
+    page.write_text(page.read_text().replace("</body>", script + "</body>"))
+
+    dom = chromium(page, DESKTOP, "--dump-dom")
+
+    shown = dom.split('<pre id="measured">', 1)[1].split("</pre>", 1)[0]
+    measured = json.loads(html.unescape(shown))
+    navy, red = "rgb(0, 0, 128)", "rgb(255, 0, 0)"
+    black, white = "rgb(0, 0, 0)", "rgb(252, 252, 252)"
+    # deckbuilder's card first: the page's colours; then the note type's two cards.
+    assert measured["light"] == [[black, black], [navy, navy], [navy, "none"]]
+    assert measured["night"] == [[white, white], [navy, red], [navy, "none"]]
+
+
+def test_a_deck_imported_from_anki_is_previewed_with_its_note_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    col = new_collection(tmp_path)
+    for note_type, fields in [
+        ("Basic (and reversed card)", ["perro", "dog"]),
+        ("Basic (type in the answer)", ["2 + 2 =", "4"]),
+    ]:
+        note = col.new_note(col.models.by_name(note_type))
+        note.fields[:] = fields
+        col.add_note(note, col.decks.id("Spanish"))
+    package = tmp_path / "deck.apkg"
+    col.export_anki_package(
+        out_path=str(package),
+        options=ExportAnkiPackageOptions(with_media=True),
+        limit=ExportLimit(),
+    )
+    col.close()
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    write_import(importer("apkg")(package), project / "cards", source=package)
+    monkeypatch.chdir(project)
+
+    assert run("preview").exit_code == 0
+
+    page = (project / "build" / "preview" / "spanish.html").read_text()
+    cards = {label.split(" · ", 1)[1]: sides for label, sides in sections(page).items()}
+    box = '<input id="typeans" type="text" placeholder="type the answer">'
+    assert cards == {
+        "Basic (and reversed card) · Card 1": (
+            "perro",
+            "perro\n\n<hr id=answer>\n\ndog",
+        ),
+        "Basic (and reversed card) · Card 2": ("dog", "dog\n\n<hr id=answer>\n\nperro"),
+        "Basic (type in the answer) · Card 1": (
+            f"2 + 2 =\n\n{box}",
+            '2 + 2 =\n\n<hr id=answer>\n\n<code id="typeans">4</code>',
+        ),
+    }
