@@ -99,6 +99,15 @@ def check_ids(cards: Sequence[Checked], report: Report) -> None:
                 "cards; delete one (a file left from an earlier import?), or its guid "
                 "to make it a new note",
             )
+        elif not card.has_question:
+            # Shipped as incomplete placeholders, two cards without a question
+            # would be one note in Anki.
+            report.error(
+                card.location,
+                f'a second card of deck "{card.deck}" has no question',
+                f"{first.location} has none either, and their notes would be one; "
+                "write the questions, or give each an id, e.g. `<!-- id: todo-2 -->`",
+            )
         else:
             report.error(
                 card.location,

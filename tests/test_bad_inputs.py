@@ -338,3 +338,27 @@ def test_lines_that_look_like_what_they_are_not_are_warnings(
     assert [str(d) for d in report.diagnostics] == [expected]
     assert report.exit_code == 0
     assert len(packages()) == 1
+
+
+def test_two_shipped_cards_without_a_question_are_an_error_saying_so(
+    project: Path,
+) -> None:
+    shutil.copyfile(DATA / "two-empty-headings.md", "cards/two-empty-headings.md")
+
+    report = build(
+        [Path("cards")], Options(source_date_epoch=EPOCH, include_incomplete=True)
+    )
+
+    assert_located_error(
+        report,
+        project,
+        "cards/two-empty-headings.md:1:1: warning: card has no question (write the "
+        "question after `##`)",
+        "cards/two-empty-headings.md:5:1: warning: card has no question (write the "
+        "question after `##`)",
+        'cards/two-empty-headings.md:5:1: error: a second card of deck '
+        '"two-empty-headings" has no question (cards/two-empty-headings.md:1:1 has '
+        "none either, and their notes would be one; write the questions, or give "
+        "each an id, e.g. `<!-- id: todo-2 -->`)",
+    )
+    assert packages() == []
