@@ -18,7 +18,8 @@ def find_sources(paths: Iterable[Path]) -> list[Path]:
     """Return the card files under `paths`: `.md` files, folders searched deeply.
 
     Symbolic links to files and folders are followed (a folder reached twice is read
-    once); hidden folders such as `.git` are skipped.
+    once, by its real path where the walk meets that: the path names the deck);
+    hidden files and folders such as `.git` are skipped.
     """
     paths = list(paths)
     found: list[Path] = []
@@ -38,21 +39,43 @@ def find_sources(paths: Iterable[Path]) -> list[Path]:
 
 
 def _walk(top: Path) -> list[Path]:
+    # The folders themselves first, then those reached through links, so that a
+    # folder also linked to is read by its real path, which names its deck.
     files: list[Path] = []
     seen: set[str] = set()
-    for folder, subfolders, names in os.walk(top, followlinks=True):
+    links = _walk_folders(top, files, seen, follow=False)
+    while links:
+        links = _walk_folders(links.pop(0), files, seen, follow=True) + links
+    return sorted(files)
+
+
+def _walk_folders(
+    top: Path, files: list[Path], seen: set[str], follow: bool
+) -> list[Path]:
+    """Add the card files under `top` to `files`, skipping folders in `seen`; return
+    the links to folders met on the way when not following them."""
+    links: list[Path] = []
+    for folder, subfolders, names in os.walk(top, followlinks=follow):
         real = os.path.realpath(folder)
         if real in seen:
             subfolders.clear()
             continue
         seen.add(real)
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        if not follow:
+            links += [
+                Path(folder, name)
+                for name in subfolders
+                if os.path.islink(os.path.join(folder, name))
+            ]
         files += [
             Path(folder, name)
             for name in sorted(names)
-            if name.endswith(".md") and os.path.isfile(os.path.join(folder, name))
+            if name.endswith(".md")
+            and not name.startswith(".")
+            and os.path.isfile(os.path.join(folder, name))
         ]
-    return sorted(files)
+    return links
 
 
 def project_root(path: Path) -> Path | None:

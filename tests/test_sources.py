@@ -39,10 +39,16 @@ def test_deck_outside_any_project_is_the_file_name(tmp_path: Path) -> None:
     assert default_deck(tmp_path / "loose" / "gans.md") == "gans"
 
 
-def test_finds_markdown_files_deeply_sorted_skipping_hidden_folders(
+def test_finds_markdown_files_deeply_sorted_skipping_hidden_ones(
     project: Path,
 ) -> None:
-    for name in ("cards/b.md", "cards/a.md", "cards/ml/c.md", "cards/.hidden/d.md"):
+    for name in (
+        "cards/b.md",
+        "cards/a.md",
+        "cards/ml/c.md",
+        "cards/.hidden/d.md",
+        "cards/.e.md",
+    ):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text("## Q\nA\n")
     (project / "cards" / "notes.txt").write_text("")
@@ -62,6 +68,19 @@ def test_symlinked_folders_are_followed_once(project: Path) -> None:
     found = find_sources([Path("cards")])
 
     assert found == [Path("cards/ml/link/s.md")]
+
+
+def test_a_folder_also_linked_to_is_read_by_its_real_path(project: Path) -> None:
+    # The links sort before the folder and lie in folders walked before it; the
+    # path names the deck, which must not change as links come and go.
+    (project / "cards" / "real").mkdir()
+    (project / "cards" / "real" / "r.md").write_text("## Q\nA\n")
+    os.symlink("real", project / "cards" / "alias")
+    os.symlink("../real", project / "cards" / "ml" / "link")
+
+    found = find_sources([Path("cards")])
+
+    assert found == [Path("cards/real/r.md")]
 
 
 def test_missing_path_is_an_error_with_remedy() -> None:
