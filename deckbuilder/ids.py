@@ -12,6 +12,7 @@ from deckbuilder.options import Options
 from deckbuilder.parse import decode, parse_text
 from deckbuilder.report import Report
 from deckbuilder.sources import default_deck, find_sources, read_input
+from deckbuilder.textlines import TextLines
 
 
 def write_ids(
@@ -65,14 +66,15 @@ def write_ids(
 
 
 def _rewrite(path: Path, data: bytes, cards: list[Card]) -> None:
-    newline = "\r\n" if b"\r\n" in data else "\r" if b"\r" in data else "\n"
+    # Parsed already: valid UTF-8.
     bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
-    lines = decode(data, path).split("\n")
+    text = TextLines(data.decode("utf-8").removeprefix(bom))
+    lines = text.lines
     # Bottom to top, so each insertion leaves the earlier cards' line numbers valid.
     for card in sorted(cards, key=lambda card: card.location.line, reverse=True):
         if card.metadata_line is not None:
             index = card.metadata_line - 1
             lines[index] = lines[index].replace("<!--", f"<!-- id: {card.id};", 1)
         else:
-            lines.insert(card.location.line, f"<!-- id: {card.id} -->")
-    replace_file(path, (bom + newline.join(lines)).encode())
+            text.insert(card.location.line, f"<!-- id: {card.id} -->")
+    replace_file(path, (bom + str(text)).encode())

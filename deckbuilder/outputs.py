@@ -14,6 +14,7 @@ from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, find_fences
 from deckbuilder.files import replace_file
 from deckbuilder.model import CodeBlock, Location
+from deckbuilder.textlines import TextLines
 
 
 def normalise(text: str) -> str:
@@ -55,14 +56,12 @@ def rewrite(block: CodeBlock, printed: str) -> None:
         data = path.read_bytes()
         bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
         text = data[len(bom) :].decode("utf-8")
-        newline = "\r\n" if "\r\n" in text else "\r" if "\r" in text else "\n"
-        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        fence = _find(block, lines)
+        lines = TextLines(text)
+        fence = _find(block, lines.lines)
         body = _body(normalise(printed), fence.indent, fence.marker, block.location)
         assert fence.end is not None
-        lines[fence.start + 1 : fence.end] = body
-        new = bom + newline.join(lines).encode("utf-8")
-        replace_file(path, new)
+        lines.replace(fence.start + 1, fence.end, body)
+        replace_file(path, bom + str(lines).encode("utf-8"))
 
 
 def _find(block: CodeBlock, lines: list[str]) -> Fence:

@@ -132,6 +132,20 @@ def test_ids_writes_current_ids_into_sources(project: Path) -> None:
     assert run("ids").stdout == "every card already has an id\n"
 
 
+def test_ids_keeps_each_line_ending_as_it_was(project: Path) -> None:
+    path = project / "cards" / "mixed.md"
+    path.write_bytes(b"---\ndeck: Mixed\n---\n## Unix\n\nA\n\n## Windows\r\n\r\nB\r\n")
+    ids = [card.id for card in read_card_file(path).file.cards]
+
+    result = run("ids", "cards/mixed.md")
+
+    assert result.exit_code == 0
+    assert path.read_bytes() == (
+        f"---\ndeck: Mixed\n---\n## Unix\n<!-- id: {ids[0]} -->\n\nA\n\n"
+        f"## Windows\r\n<!-- id: {ids[1]} -->\r\n\r\nB\r\n"
+    ).encode()
+
+
 def test_ids_refuses_duplicate_questions(project: Path) -> None:
     (project / "cards" / "demo.md").write_text("## Same\nA\n\n## Same\nB\n")
 

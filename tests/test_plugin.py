@@ -785,6 +785,19 @@ def test_update_output_rewrites_only_the_output_block(
     again.assert_outcomes(passed=1)
 
 
+def test_rewrite_keeps_every_other_line_ending_as_it_was(tmp_path: Path) -> None:
+    # A card pasted from a Windows file into one with Unix line endings.
+    path = tmp_path / "deck.md"
+    path.write_bytes(b"## Q\n\n```output\r\nold\r\n```\r\nText\n## R\rA")
+    block = CodeBlock(Location(path, 3), "output", {}, "old\n")
+
+    outputs.rewrite(block, "new\nlines\n")
+
+    assert path.read_bytes() == (
+        b"## Q\n\n```output\r\nnew\r\nlines\r\n```\r\nText\n## R\rA"
+    )
+
+
 def test_rewrite_refuses_output_that_would_close_the_fence(tmp_path: Path) -> None:
     path = tmp_path / "deck.md"
     path.write_text("## Q\n\n```output\nold\n```\n")
