@@ -181,6 +181,13 @@ def _cards(value: object, setting: _Setting) -> dict[str, Any]:
             f"must be a folder or a list of card files and folders, not {value!r}",
             f'write e.g. {setting.key} = ["cards"]',
         )
+    for item in items:
+        if not os.path.exists(setting.base / item):
+            raise setting.error(
+                f"names {item!r}, which does not exist",
+                "give card files and folders relative to pyproject.toml, "
+                'e.g. cards = ["cards"]',
+            )
     # Folders name decks by the path below them, as cards/ does; deck names, and so
     # card ids, must not depend on the working folder, hence absolute paths.
     folders = [item for item in items if not item.endswith(".md")]

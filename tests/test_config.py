@@ -32,6 +32,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     (tmp_path / ".git").mkdir()
+    # The card folder and file FULL names: a setting naming a missing one is an error.
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "extra.md").write_text("## Q\nA\n")
     return tmp_path
 
 
@@ -83,7 +87,6 @@ def test_a_single_card_folder_may_be_a_string(project: Path) -> None:
 
 def test_paths_are_relative_to_the_pyproject_folder(project: Path) -> None:
     (project / "pyproject.toml").write_text(FULL)
-    (project / "decks").mkdir()
 
     options = resolve_options({}, project / "decks")
 
@@ -124,6 +127,7 @@ def test_unknown_key_names_key_file_line_and_suggests(project: Path) -> None:
             'cards = ["a", 2]',
             "cards must be a folder or a list of card files and folders, not ['a', 2]",
         ),
+        ('cards = ["decks", "nosuch"]', "cards names 'nosuch', which does not exist"),
     ],
 )
 def test_bad_values_are_located_errors(project: Path, line: str, message: str) -> None:
@@ -166,7 +170,7 @@ def test_configured_folders_strictness_and_output_drive_the_build(
     (project / "pyproject.toml").write_text(
         '[tool.deckbuilder]\ncards = ["decks"]\nout = "dist"\nstrict = true\n'
     )
-    (project / "decks").mkdir()
+    (project / "decks").mkdir(exist_ok=True)
     (project / "decks" / "a.md").write_text("## Q\nA\n\n## Unanswered\n")
 
     strict = run("build")
