@@ -235,17 +235,26 @@ def check(
 @app.command()
 def ids(paths: Paths = None, output: FormatOption = Format.TEXT) -> None:
     """Write every card's current id into its source as <!-- id: ... -->."""
+    from deckbuilder.config import resolve_options
     from deckbuilder.ids import write_ids
 
-    options = _options(output)
     report = Report()
-    written = _run(lambda: write_ids(_paths(paths, options), report, options), output)
+    written: dict[Path, int] = {}
+    try:
+        options = resolve_options({})
+        written = write_ids(_paths(paths, options), report, options)
+    except DeckbuilderError as error:
+        if output is Format.TEXT:
+            raise typer.Exit(console.fail(error, output)) from None
+        document, code = console.failure(error), 1
+    else:
+        document, code = report.as_dict(), report.exit_code
     if output is Format.JSON:
-        document = report.as_dict()
-        document["written"] = {path.as_posix(): n for path, n in written.items()}
+        # Every document of `ids` has the ids written in place of a build's summary.
         del document["summary"]
+        document["written"] = {path.as_posix(): n for path, n in written.items()}
         console.emit(document)
-        raise typer.Exit(report.exit_code)
+        raise typer.Exit(code)
     console.print_diagnostics(report)
     for path, count in written.items():
         echo(f"{path}: wrote {count} id{'s' * (count != 1)}")

@@ -126,13 +126,14 @@ def bundle_name(value: str | None) -> str | None:
 def fail(error: DeckbuilderError, output: Format) -> int:
     """Show the error that stopped a command; return the exit code."""
     if output is Format.JSON:
-        emit(_failure(error))
+        emit(failure(error))
     else:
         echo(str(error), err=True)
     return 1
 
 
-def _failure(error: DeckbuilderError) -> dict[str, object]:
+def failure(error: DeckbuilderError) -> dict[str, object]:
+    """Return the JSON document of a command stopped by `error`."""
     # Some failures have no place, such as a card folder that does not exist.
     where = error.location
     problem = {

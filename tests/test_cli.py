@@ -488,3 +488,23 @@ def test_ids_json_lists_the_ids_written(project: Path) -> None:
     assert code == 0
     assert stderr == ""
     assert document == {"problems": [], "written": {"cards/demo.md": 2}}
+
+
+def test_ids_json_that_failed_has_the_same_keys(project: Path) -> None:
+    code, document, stderr = run_json("ids", "nowhere")
+
+    assert code == 1
+    assert stderr == ""
+    assert document == {
+        "problems": [
+            {
+                "path": None,
+                "line": None,
+                "column": None,
+                "severity": "error",
+                "message": "no such file or folder: nowhere",
+                "remedy": "pass card files or folders that hold them, e.g. cards/",
+            }
+        ],
+        "written": {},
+    }
