@@ -411,12 +411,12 @@ class BuildCache:
 
     def package_is_current(self, path: Path, key: str | None) -> bool:
         """Tell whether `path` holds what a build would write under `key`."""
-        entry = self._packages.get(str(path))
+        entry = self._packages.get(_place(path))
         if key is None or not isinstance(entry, dict) or entry.get("key") != key:
             return False
         if entry.get("digest") != file_digest(path):
             return False
-        self._kept_packages[str(path)] = entry
+        self._kept_packages[_place(path)] = entry
         return True
 
     def remember_package(
@@ -428,46 +428,65 @@ class BuildCache:
             return
         digest = file_digest(written)
         if digest is not None:
-            self._kept_packages[str(path)] = {
+            self._kept_packages[_place(path)] = {
                 "key": key,
                 "digest": digest,
-                "sources": sorted({str(source) for source in sources}),
+                "sources": sorted({_place(source) for source in sources}),
             }
 
     def stale_packages(
-        self, folder: Path, written: set[Path], read: Sequence[Path]
+        self, folder: Path, written: Sequence[Path], read: Sequence[Path]
     ) -> list[Path]:
         """Return the packages an earlier build wrote into `folder` that this build,
-        which wrote `written` from the card files `read`, would not write.
+        which read every card file of the project (`read`) and wrote `written`,
+        would not write.
 
-        Such a package's card files are all gone or `read` (a build of some files
-        only, as `watch` runs, knows nothing of the others' decks), and it still
-        holds what was written: the user's own files, and packages changed since,
-        are not the cache's to remove.
+        Such a package's card files are all gone or `read`, and it still holds what
+        was written: the user's own files, packages changed since, and packages of
+        card files this build did not read (another project's, in a shared output
+        folder) are not the cache's to remove. Paths are compared as the files they
+        lead to, so the working folder and the spelling of `--out` do not matter.
         """
-        seen = {path.resolve() for path in read}
+        done = {os.path.realpath(path) for path in written}
+        seen = {os.path.realpath(path) for path in read}
         stale = []
         for name, entry in self._packages.items():
             path = Path(name)
-            if path in written or not isinstance(entry, dict):
+            if (
+                not path.is_absolute()
+                or os.path.realpath(path) in done
+                or os.path.realpath(path.parent) != os.path.realpath(folder)
+                or not isinstance(entry, dict)
+            ):
                 continue
             digest, sources = entry.get("digest"), entry.get("sources")
             if (
-                path.parent.resolve() != folder.resolve()
-                or not isinstance(digest, str)
+                not isinstance(digest, str)
                 or not isinstance(sources, list)
-                or not all(isinstance(source, str) for source in sources)
+                or not all(isinstance(s, str) and os.path.isabs(s) for s in sources)
             ):
                 continue
-            known = (Path(source).resolve() for source in sources)
-            if all(not source.exists() or source in seen for source in known):
+            if all(
+                not os.path.exists(source) or os.path.realpath(source) in seen
+                for source in sources
+            ):
                 if file_digest(path) == digest:
                     stale.append(path)
         return stale
 
+    def keep_package_entries(self, removed: Sequence[Path]) -> None:
+        """Keep the entries of the earlier builds' packages that this build neither
+        wrote nor removed, and that are still there: a later full build may find
+        them stale (a build of some card files only cannot tell)."""
+        gone = {_place(path) for path in removed}
+        for name, entry in self._packages.items():
+            if name not in self._kept_packages and name not in gone:
+                if os.path.isabs(name) and os.path.exists(name):
+                    self._kept_packages[name] = entry
+
     def package_digest(self, path: Path) -> str | None:
         """Return the SHA-256 of what this build left at `path`, if it knows it."""
-        entry = self._kept_packages.get(str(path))
+        entry = self._kept_packages.get(_place(path))
         digest = entry.get("digest") if isinstance(entry, dict) else None
         return digest if isinstance(digest, str) else None
 
@@ -626,6 +645,12 @@ def _card_key(salt: str, card: Card) -> str:
     # Keyed as if the card began on line 1, so that lines added or removed above
     # it leave its note in the cache: only its place changes (see `read`).
     return digest(salt, repr(card.moved(1 - card.location.line)))
+
+
+def _place(path: Path) -> str:
+    """Return how the cache names a package or card file: by its absolute path, so
+    that builds from other working folders agree."""
+    return os.path.abspath(path)
 
 
 def _inside(media: tuple[MediaFile, ...], card_file: Path) -> bool:

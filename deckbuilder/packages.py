@@ -93,6 +93,9 @@ class Packages:
         self._staged: dict[str, Path | None] = {}
         self._css = css
         self._created = _missing_folder(options.out)
+        self.removal_failed = False
+        """Whether a package found stale could not be removed: the next build
+        must try again, not replay this one's report."""
         self._tick: Callable[[], None] | None = None
         if self._writing:
             # What builds killed while writing left behind, looked for once: a
@@ -118,9 +121,12 @@ class Packages:
     def _writing(self) -> bool:
         return not self._report.errors and not self._errors
 
-    def commit(self, read: Sequence[Path] = ()) -> None:
-        """Move every staged package into place, unless the build has errors, and
-        remove those of earlier builds that the card files `read` no longer make."""
+    def commit(self, read: Sequence[Path] | None = None) -> None:
+        """Move every staged package into place, unless the build has errors.
+
+        `read` is given by a build that read every card file of the project: the
+        packages earlier builds wrote that those files no longer make are removed.
+        """
         self._report.diagnostics.extend(self._errors)
         self._errors = []
         if self._report.errors:
@@ -139,19 +145,24 @@ class Packages:
                     return
             del self._staged[name]
             self._report.packages.append(str(path))
-        self._remove_stale(read)
+        removed = self._remove_stale(read) if read is not None else []
+        if self._cache is not None:
+            self._cache.keep_package_entries(removed)
 
-    def _remove_stale(self, read: Sequence[Path]) -> None:
+    def _remove_stale(self, read: Sequence[Path]) -> list[Path]:
         # A deck whose cards all went (deleted, moved, incomplete) leaves its package
         # of the last build, which Anki would import again.
         if self._cache is None:
-            return
+            return []
         out = self._options.out
-        written = {out / f"{name}.apkg" for name in self._notes}
-        for path in self._cache.stale_packages(out, written, read):
+        written = [out / f"{name}.apkg" for name in self._notes]
+        removed = []
+        for found in self._cache.stale_packages(out, written, read):
+            path = out / found.name  # as the user spells the folder
             try:
                 path.unlink()
             except OSError as error:
+                self.removal_failed = True
                 self._report.warn(
                     Location(path, 1),
                     f"cannot remove the package of a deck that has no cards now: "
@@ -159,7 +170,9 @@ class Packages:
                     "delete it by hand before importing the folder into Anki",
                 )
                 continue
+            removed.append(path)
             self._report.removed.append(str(path))
+        return removed
 
     def discard(self) -> None:
         """Remove the staged packages not moved into place."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,11 +93,11 @@ def build(paths: Sequence[Path], options: Options) -> Report:
     cache = BuildCache.for_build(options) if options.cache else None
     try:
         with inputs.recording() as read:
-            _build(paths, options, report, cache)
+            settled = _build(paths, options, report, cache)
     finally:
         if cache is not None:
             cache.close()
-    if cache is not None:
+    if cache is not None and settled:
         try:
             manifest.record(paths, options, read, report, cache.package_digest)
         except (OSError, OutputError):
@@ -106,7 +107,9 @@ def build(paths: Sequence[Path], options: Options) -> Report:
 
 def _build(
     paths: Sequence[Path], options: Options, report: Report, cache: BuildCache | None
-) -> None:
+) -> bool:
+    """Build, and tell whether the next build with the same inputs may replay this
+    one's report: not when a stale package could not be removed."""
     from deckbuilder import parallel
 
     packages = None
@@ -127,7 +130,8 @@ def _build(
             plan.cards.clear()  # rendering lets each card go once it is done
             for note in _notes(plan, rendering, report, cache, options):
                 packages.add(note)
-        packages.commit(plan.sources)
+        # Only a build of the project's card folders knows every deck there is.
+        packages.commit(plan.sources if _is_whole(paths, options) else None)
         finished = not report.errors
     finally:
         # A build with errors, or interrupted, leaves what it found: no staged
@@ -140,6 +144,7 @@ def _build(
             packages.remove_created()
     if cache is not None and finished:
         cache.save()
+    return packages is not None and not packages.removal_failed
 
 
 def _compile(paths: Sequence[Path], options: Options, report: Report) -> list[Note]:
@@ -321,6 +326,12 @@ def _group(notes: Sequence[N], options: Options, report: Report) -> dict[str, li
             packages.setdefault(name, []).append(note)
     report.diagnostics.extend(errors)
     return packages
+
+
+def _is_whole(paths: Sequence[Path], options: Options) -> bool:
+    """Tell whether `paths` are the project's card folders and files, all of them."""
+    given = {os.path.realpath(path) for path in paths}
+    return given == {os.path.realpath(path) for path in options.cards}
 
 
 def _size(path: Path) -> int:

@@ -457,7 +457,8 @@ def test_cache_keeps_only_what_the_last_build_used(cards: Path, tmp_path: Path) 
     cold(cards, out)
     (cards / "other.md").unlink()
 
-    pipeline.build([cards], options(out))
+    # A build of the whole project: its package goes too (see below).
+    pipeline.build([cards], options(out, cards=(cards,)))
 
     database = sqlite3.connect(_cache_file(out))
     notes = database.execute("SELECT count(*) FROM notes").fetchone()[0]
@@ -1180,7 +1181,7 @@ def test_the_package_of_a_deck_that_went_is_removed(
     cold(cards, out)
     (cards / "other.md").unlink()
 
-    report = pipeline.build([cards], options(out))
+    report = pipeline.build([cards], options(out, cards=(cards,)))
 
     assert sorted(packages(out)) == ["cached.apkg"]
     assert report.removed == [str(out / "other.apkg")]
@@ -1194,7 +1195,7 @@ def test_a_deck_left_with_incomplete_cards_only_loses_its_package(
     cold(cards, out)
     (cards / "other.md").write_text("---\ndeck: Other\n---\n## One?\n")
 
-    report = pipeline.build([cards], options(out))
+    report = pipeline.build([cards], options(out, cards=(cards,)))
 
     assert report.incomplete == 1
     assert report.removed == [str(out / "other.apkg")]
@@ -1210,7 +1211,7 @@ def test_packages_changed_since_or_not_written_by_a_build_are_kept(
     (out / "mine.apkg").write_bytes(b"the user's own")
     (cards / "other.md").unlink()
 
-    report = pipeline.build([cards], options(out))
+    report = pipeline.build([cards], options(out, cards=(cards,)))
 
     assert report.removed == []
     assert packages(out) == {
@@ -1227,7 +1228,7 @@ def test_a_build_without_the_cache_removes_nothing(
     cold(cards, out)
     (cards / "other.md").unlink()
 
-    report = pipeline.build([cards], options(out, cache=False))
+    report = pipeline.build([cards], options(out, cards=(cards,), cache=False))
 
     assert report.removed == []
     assert sorted(packages(out)) == ["cached.apkg", "other.apkg"]
@@ -1238,11 +1239,86 @@ def test_a_build_of_some_files_keeps_the_packages_of_the_others(
 ) -> None:
     out = tmp_path / "out"
     first = cold(cards, out)
+    (cards / "cached.md").write_text(DECK.replace("Cached", "Renamed"))
 
     report = pipeline.build([cards / "cached.md"], options(out))
 
     assert report.removed == []
-    assert packages(out) == first
+    assert sorted(packages(out)) == ["cached.apkg", "other.apkg", "renamed.apkg"]
+    assert packages(out)["other.apkg"] == first["other.apkg"]
+
+
+def test_a_later_whole_build_removes_what_a_partial_build_left(
+    cards: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    pipeline.build([cards / "cached.md"], options(out))
+    (cards / "other.md").unlink()
+
+    report = pipeline.build([cards], options(out, cards=(cards,)))
+
+    assert report.removed == [str(out / "other.apkg")]
+
+
+def test_the_output_folder_spelled_another_way_loses_nothing(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    (tmp_path / "link").symlink_to(out)
+    monkeypatch.chdir(tmp_path)
+
+    for spelling in (Path("out"), Path("link"), Path("out/../out"), out):
+        report = pipeline.build([cards], options(spelling, cards=(cards,)))
+
+        assert report.removed == []
+        assert packages(out) == first
+
+
+def test_another_projects_build_into_the_same_folder_keeps_these_packages(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    first = cold(cards, out)
+    other = tmp_path / "other-project"
+    (other / "cards").mkdir(parents=True)
+    (other / "cards" / "third.md").write_text("---\ndeck: Third\n---\n## Q?\n\nA.\n")
+    monkeypatch.chdir(other)
+
+    report = pipeline.build([Path("cards")], options(out, cards=(Path("cards"),)))
+
+    assert report.removed == []
+    assert sorted(packages(out)) == ["cached.apkg", "other.apkg", "third.apkg"]
+    assert {name: packages(out)[name] for name in first} == first
+
+
+def test_a_package_that_could_not_be_removed_is_tried_again(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    cold(cards, out)
+    (cards / "other.md").unlink()
+    unlink = Path.unlink
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        if path.name == "other.apkg":
+            raise PermissionError(1, "Operation not permitted")
+        unlink(path, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    refused = pipeline.build([cards], options(out, cards=(cards,)))
+    monkeypatch.setattr(Path, "unlink", unlink)
+    again = pipeline.build([cards], options(out, cards=(cards,)))
+
+    assert [d.message for d in refused.warnings] == [
+        'unknown code language "klingon"',
+        "cannot remove the package of a deck that has no cards now: "
+        "Operation not permitted",
+    ]
+    assert refused.removed == []
+    assert again.removed == [str(out / "other.apkg")]
+    assert sorted(packages(out)) == ["cached.apkg"]
 
 
 def test_the_package_of_a_deck_whose_file_moved_to_another_deck_is_removed(
@@ -1252,7 +1328,7 @@ def test_the_package_of_a_deck_whose_file_moved_to_another_deck_is_removed(
     cold(cards, out)
     (cards / "other.md").write_text("---\ndeck: Cached\n---\n## One?\n\nOne.\n")
 
-    report = pipeline.build([cards], options(out))
+    report = pipeline.build([cards], options(out, cards=(cards,)))
 
     assert report.removed == [str(out / "other.apkg")]
     assert sorted(packages(out)) == ["cached.apkg"]
