@@ -35,7 +35,7 @@ def option_problem(block: CodeBlock, preamble: bool = False) -> SourceError | No
             return SourceError(
                 f"timeout={value!r} is not a number of seconds",
                 block.location,
-                "write e.g. timeout=30",
+                f"write e.g. timeout=30; at most {MAX_TIMEOUT:.0f} (a day)",
             )
     if "setup" in block.options and not preamble:
         return SourceError(
@@ -57,10 +57,15 @@ def unknown_option(key: str, block: CodeBlock) -> SourceError:
     )
 
 
+MAX_TIMEOUT = 86_400.0
+"""The longest time limit a block may ask for: a day (the clock cannot count to
+`inf`)."""
+
+
 def timeout_seconds(value: str) -> float | None:
     """Return the seconds a `timeout=` value gives, or None if it gives none."""
     try:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if seconds > 0 else None
+    return seconds if 0 < seconds <= MAX_TIMEOUT else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deckbuilder.block_options import timeout_seconds
+from deckbuilder.block_options import MAX_TIMEOUT, timeout_seconds
 
 _RUNNERS = ("forkserver", "subprocess")
 _DEFAULT_CARDS = "cards"
@@ -118,7 +119,7 @@ def read_options(config: pytest.Config) -> PluginOptions:
     if timeout is None:
         raise pytest.UsageError(
             "deckbuilder: --deckbuilder-timeout needs a number of seconds above 0, "
-            f"not {_setting(config, 'timeout')!r}"
+            f"at most {MAX_TIMEOUT:.0f}, not {_setting(config, 'timeout')!r}"
         )
     try:
         seed = int(_setting(config, "seed"))
@@ -134,7 +135,11 @@ def read_options(config: pytest.Config) -> PluginOptions:
             "deckbuilder: --deckbuilder-memory needs a size such as 512M or 8G, "
             f"or 0 for no limit, not {_setting(config, 'memory')!r}"
         )
-    cards = tuple((root / folder).resolve() for folder in _setting(config, "cards"))
+    # Absolute, but not resolved: a card folder that is a link keeps its name, as
+    # the build reads it.
+    cards = tuple(
+        Path(os.path.abspath(root / folder)) for folder in _setting(config, "cards")
+    )
     # The default folder may be missing: the plugin is on in every project that
     # installs deckbuilder, most of whose tests are not cards.
     chosen = config.getoption("deckbuilder_cards") or config.getini(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from deckbuilder.errors import SourceError
 from deckbuilder.jobs import SnippetRunner
 from deckbuilder.plugin_options import PluginOptions
 from deckbuilder.plugin_report import Reporter
 from deckbuilder.runner import ForkServerRunner, SubprocessRunner
 from deckbuilder.snippets import Settings
+from deckbuilder.sources import find_sources
 
 UPDATED = "deckbuilder_updated_output"
 """Key of the user property an item adds for each output block it rewrote."""
@@ -29,6 +32,7 @@ class PluginState:
         """The modules to preload that some collected card imports."""
         self.updated: list[str] = []
         self._runner: SnippetRunner | None = None
+        self._sources: set[str] | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
@@ -51,9 +55,16 @@ class PluginState:
         )
 
     def collects(self, path: Path) -> bool:
-        """Return whether `path` lies in one of the card folders."""
-        path = path.resolve()
-        return any(path.is_relative_to(folder) for folder in self.options.cards)
+        """Return whether `path` is a card file that `deckbuilder build` would read
+        from the card folders: not hidden, and by its own path where a folder is
+        also reached through a symbolic link."""
+        if self._sources is None:
+            found: list[Path] = []
+            for folder in self.options.cards:
+                with contextlib.suppress(SourceError):  # a missing default folder
+                    found += find_sources([folder])
+            self._sources = {os.path.abspath(source) for source in found}
+        return os.path.abspath(path) in self._sources
 
     def runner(self) -> SnippetRunner:
         """Return the session's snippet runner, started on first use."""

@@ -132,6 +132,12 @@ def test_windows_and_old_mac_line_endings_are_read(
             "timeout, fresh, setup, include, hide)",
         ),
         (
+            # The clock behind a time limit cannot count that far.
+            "endless-timeout.md",
+            "cards/endless-timeout.md:3:1: error: timeout='1e12' is not a number of "
+            "seconds (write e.g. timeout=30; at most 86400 (a day))",
+        ),
+        (
             "setup-in-a-card.md",
             "cards/setup-in-a-card.md:5:1: error: a `setup` block runs before every "
             "card, so it belongs in the preamble (move it above the first `##` "

@@ -86,6 +86,21 @@ def test_only_the_card_folders_are_collected(project: pytest.Pytester) -> None:
     from_option.assert_outcomes(passed=1)
 
 
+def test_the_card_files_collected_are_those_the_build_reads(
+    project: pytest.Pytester,
+) -> None:
+    code = "## Runs\n\n```python\npass\n```\n"
+    write(project, "cards/real/deck.md", code)
+    write(project, "cards/.draft.md", code.replace("pass", "raise SystemExit(1)"))
+    (project.path / "cards" / "alias").symlink_to("real")
+    (project.path / "cards" / "real" / "loop").symlink_to(".")
+
+    result = run(project, "-v")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["cards/real/deck.md::runs PASSED*"])
+
+
 def test_node_ids_are_question_slugs_and_select_with_k_and_deselect(
     project: pytest.Pytester,
 ) -> None:

@@ -122,9 +122,11 @@ def test_an_unreadable_memory_size_is_a_usage_error(project: pytest.Pytester) ->
     ("option", "message"),
     [
         ("--deckbuilder-timeout=-5", "*--deckbuilder-timeout needs a number of "
-         "seconds above 0, not '-5'"),
+         "seconds above 0, at most 86400, not '-5'"),
         ("--deckbuilder-timeout=soon", "*--deckbuilder-timeout needs a number of "
-         "seconds above 0, not 'soon'"),
+         "seconds above 0, at most 86400, not 'soon'"),
+        ("--deckbuilder-timeout=inf", "*--deckbuilder-timeout needs a number of "
+         "seconds above 0, at most 86400, not 'inf'"),
         ("--deckbuilder-seed=x", "*--deckbuilder-seed needs an integer, not 'x'"),
         ("--deckbuilder-cards=nosuch", "*deckbuilder: no card folder */nosuch (check "
          "--deckbuilder-cards or the deckbuilder_cards ini key)"),
