@@ -43,12 +43,19 @@ _SEPARATOR = "???"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _METADATA_KEYS = ("id", "tags", "type", "setup", "guid", "note-type")
 _FIELD = re.compile(r"^\s*<!--\s*field:(?P<name>.*?)-->\s*$")
-_OPEN_METADATA = re.compile(
-    rf"^\s*<!--\s*(?:{'|'.join(_METADATA_KEYS)})\s*:(?!.*-->)", re.IGNORECASE
+_METADATA_START = re.compile(
+    rf"^\s*<!--\s*(?:{'|'.join(_METADATA_KEYS)})\s*:", re.IGNORECASE
 )
-"""Card metadata that does not close on its line."""
-_NEAR_HEADING = re.compile(r"^ {0,3}##[^#\s]")
-"""`##` and text without a space: not a card, but Python-Markdown makes it a heading."""
+"""The start of card metadata, for metadata written wrong."""
+_NEAR_HEADING = re.compile(r"^ {0,3}(?:> ?)*##[^#\s]")
+"""`##` and text without a space: not a card, but Python-Markdown makes it a heading
+(in a quote too)."""
+_HTML_BLOCK = re.compile(r"^ {0,3}<(?P<tag>[A-Za-z][\w-]*)")
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote details dialog div dl fieldset figure footer "
+    "form header main nav ol p pre section table ul script style textarea".split()
+)
+"""Tags that start a block Python-Markdown passes through as it is."""
 _KEY_LINE = re.compile(r"^[A-Za-z][\w-]*[ \t]*:")
 
 
@@ -131,6 +138,29 @@ def _refuse_control_characters(text: str, path: Path) -> None:
         location_at(path, text, match.start()),
         "delete it; Anki cannot store it in a note",
     )
+
+
+def _raw_lines(lines: list[str], start: int) -> list[bool]:
+    """Tell, for each line from `start`, whether Markdown passes it through as it is:
+    inside an HTML comment, a block-level HTML element (to its closing tag) or `$$`
+    display math. An approximation, for warnings only."""
+    raw = [False] * len(lines)
+    closing = ""  # what ends the raw region the line is in, if it is in one
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if closing:
+            raw[index] = True
+            if closing in line.lower():
+                closing = ""
+        elif "<!--" in line and "-->" not in line.split("<!--", 1)[1]:
+            raw[index], closing = True, "-->"
+        elif line.count("$$") % 2:
+            raw[index], closing = True, "$$"
+        elif (block := _HTML_BLOCK.match(line)) and block["tag"].lower() in _BLOCK_TAGS:
+            end = f"</{block['tag'].lower()}"
+            raw[index] = True
+            closing = "" if end in line.lower() else end
+    return raw
 
 
 class _FileParser:
@@ -237,8 +267,11 @@ class _FileParser:
                 ),
                 Severity.WARNING,
             )
+        raw = _raw_lines(lines, body_start)
         for index in range(body_start, len(lines)):
-            if not self.in_fence[index] and _NEAR_HEADING.match(lines[index]):
+            if self.in_fence[index] or raw[index]:
+                continue
+            if _NEAR_HEADING.match(lines[index]):
                 self._error(
                     SourceError(
                         "`##` without a space after it does not start a card "
@@ -264,15 +297,25 @@ class _FileParser:
             metadata = self._metadata(comment["body"], Location(self.path, body + 1))
             metadata_line = body + 1
             body += 1
-        elif body < end and _OPEN_METADATA.match(self.lines[body]):
-            self._error(
-                SourceError(
-                    "card metadata must be on one line",
-                    Location(self.path, body + 1),
-                    "put its entries on this line, separated by `;`, and close the "
-                    "comment with `-->` on it",
+        elif body < end and _METADATA_START.match(self.lines[body]):
+            place = Location(self.path, body + 1)
+            if "-->" in self.lines[body]:
+                self._error(
+                    SourceError(
+                        "text after the card metadata on its line",
+                        place,
+                        "move the text to a line of its own below",
+                    )
                 )
-            )
+            else:
+                self._error(
+                    SourceError(
+                        "card metadata must be on one line",
+                        place,
+                        "put its entries on this line, separated by `;`, and close "
+                        "the comment with `-->` on it",
+                    )
+                )
         markers = [
             index
             for index in range(body, end)

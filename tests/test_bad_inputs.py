@@ -150,6 +150,11 @@ def test_windows_and_old_mac_line_endings_are_read(
             "comment with `-->` on it)",
         ),
         (
+            "text-after-metadata.md",
+            "cards/text-after-metadata.md:2:1: error: text after the card metadata on "
+            "its line (move the text to a line of its own below)",
+        ),
+        (
             "repeated-metadata-key.md",
             "cards/repeated-metadata-key.md:2:1: error: card metadata sets 'id' "
             "twice (keep one of the entries)",

@@ -261,3 +261,18 @@ def test_a_card_moved_down_its_file_is_its_moved_self() -> None:
 
     assert moved == tuple(card.moved(3) for card in cards)
     assert moved != cards
+
+
+def test_hashes_without_a_space_warn_only_where_markdown_makes_a_heading() -> None:
+    text = (
+        "## Q\n\n<!--\n##TODO\n-->\n\n<pre>\n##include <stdio.h>\n</pre>\n\n"
+        "$$\n##x\n$$\n\n<DIV>\n##raw\n</div>\n\n> ##quote\n\n##real\n\n"
+        "`##code`\n\n    ##indented code\n"
+    )
+
+    parsed = parse(text)
+
+    assert [(d.location.line, d.severity.value) for d in parsed.diagnostics] == [
+        (19, "warning"),
+        (21, "warning"),
+    ]
