@@ -73,6 +73,13 @@ def split_info(info: str) -> tuple[str, dict[str, str]]:
 
     Raises ValueError with a readable reason when quoting is unbalanced.
     """
+    language, options = info_options(info)
+    return language, dict(options)
+
+
+def info_options(info: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split an info string into its language and its options as written, a key
+    given twice twice; raise as `split_info` does."""
     if _QUOTING.search(info):
         words = shlex.split(info, posix=True)
     else:
@@ -81,12 +88,12 @@ def split_info(info: str) -> tuple[str, dict[str, str]]:
         bare = info.strip(" \t\r\n")
         words = _SHELL_SPACE.split(bare) if bare else []
     if not words:
-        return "", {}
+        return "", []
     language, *rest = words
-    options: dict[str, str] = {}
+    options = []
     for word in rest:
         key, _, value = word.partition("=")
-        options[key] = value
+        options.append((key, value))
     return language, options
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deckbuilder.block_options import OPTIONS, PYTHON, option_problem, unknown_option
+from deckbuilder.block_options import OPTIONS, PYTHON, option_problem, unknown_words
 from deckbuilder.deckcss import read_deck_css
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
@@ -539,7 +539,7 @@ class _FileParser:
             return
         unknown = [key for key in block.options if key not in OPTIONS]
         if unknown:
-            self._error(unknown_option(unknown[0], block), Severity.WARNING)
+            self._error(unknown_words(unknown, block), Severity.WARNING)
 
     def _error(self, error: SourceError, severity: Severity = Severity.ERROR) -> None:
         assert error.location is not None

@@ -150,6 +150,16 @@ def test_windows_and_old_mac_line_endings_are_read(
             "comment with `-->` on it)",
         ),
         (
+            "repeated-block-option.md",
+            "cards/repeated-block-option.md:3:1: error: code block option 'raises' is "
+            "given twice (keep one of them)",
+        ),
+        (
+            "valued-hide.md",
+            "cards/valued-hide.md:3:1: error: code block option 'hide' takes no value "
+            "(write just hide)",
+        ),
+        (
             "text-after-metadata.md",
             "cards/text-after-metadata.md:2:1: error: text after the card metadata on "
             "its line (move the text to a line of its own below)",
@@ -336,8 +346,8 @@ def test_decks_with_one_package_name_are_an_error(project: Path) -> None:
             # Only a Python block's options are checked as its test checks them.
             "other-language-option-typo.md",
             "cards/other-language-option-typo.md:3:1: warning: unknown code block "
-            "option 'hdie' (did you mean 'hide'? Otherwise use one of: norun, skip, "
-            "raises, timeout, fresh, setup, include, hide)",
+            "option 'hdie' (did you mean 'hide'? only hide and norun apply to a js "
+            "block; other words after the language are not read)",
         ),
     ],
 )
