@@ -420,10 +420,15 @@ class BuildCache:
         return True
 
     def remember_package(
-        self, path: Path, key: str | None, written: Path, sources: Sequence[Path]
+        self,
+        path: Path,
+        key: str | None,
+        written: Path,
+        sources: Sequence[Path],
+        project: Path,
     ) -> None:
         """Record that `written`, to be moved to `path`, holds the package of `key`,
-        made from the card files `sources`."""
+        made from the card files `sources` by a build of the `project` folder."""
         if key is None:
             return
         digest = file_digest(written)
@@ -432,20 +437,26 @@ class BuildCache:
                 "key": key,
                 "digest": digest,
                 "sources": sorted({_place(source) for source in sources}),
+                "project": _place(project),
             }
 
     def stale_packages(
-        self, folder: Path, written: Sequence[Path], read: Sequence[Path]
+        self,
+        folder: Path,
+        written: Sequence[Path],
+        read: Sequence[Path],
+        project: Path,
     ) -> list[Path]:
-        """Return the packages an earlier build wrote into `folder` that this build,
-        which read every card file of the project (`read`) and wrote `written`,
-        would not write.
+        """Return the packages an earlier build of `project` wrote into `folder`
+        that this build, which read every card file of the project (`read`) and
+        wrote `written`, would not write.
 
         Such a package's card files are all gone or `read`, and it still holds what
-        was written: the user's own files, packages changed since, and packages of
-        card files this build did not read (another project's, in a shared output
-        folder) are not the cache's to remove. Paths are compared as the files they
-        lead to, so the working folder and the spelling of `--out` do not matter.
+        was written: the user's own files, packages changed since, another
+        project's packages (in a shared output folder) and packages of card files
+        this build did not read are not the cache's to remove. Paths are compared
+        as the files they lead to, so the working folder and the spelling of
+        `--out` do not matter, nor does case where the file system ignores it.
         """
         done = {os.path.realpath(path) for path in written}
         seen = {os.path.realpath(path) for path in read}
@@ -457,6 +468,8 @@ class BuildCache:
                 or os.path.realpath(path) in done
                 or os.path.realpath(path.parent) != os.path.realpath(folder)
                 or not isinstance(entry, dict)
+                or entry.get("project") != _place(project)
+                or _same_file(path, written)
             ):
                 continue
             digest, sources = entry.get("digest"), entry.get("sources")
@@ -645,6 +658,16 @@ def _card_key(salt: str, card: Card) -> str:
     # Keyed as if the card began on line 1, so that lines added or removed above
     # it leave its note in the cache: only its place changes (see `read`).
     return digest(salt, repr(card.moved(1 - card.location.line)))
+
+
+def _same_file(path: Path, written: Sequence[Path]) -> bool:
+    """Tell whether `path` is one of the files `written`, under another name (on a
+    file system that ignores case, `All.apkg` is `all.apkg`)."""
+    for other in written:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(path, other):
+                return True
+    return False
 
 
 def _place(path: Path) -> str:

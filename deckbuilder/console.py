@@ -165,7 +165,7 @@ def print_report(report: Report, verb: str, started: float) -> None:
     for package in report.packages:
         echo(f"wrote {package}")
     for package in report.removed:
-        echo(f"removed {package} (an earlier build wrote it; no deck has it now)")
+        echo(f"removed {package} (an earlier build wrote it; this build does not)")
 
 
 def progress(output: Format) -> AbstractContextManager[Progress | None]:

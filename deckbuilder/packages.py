@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -157,7 +158,8 @@ class Packages:
         out = self._options.out
         written = [out / f"{name}.apkg" for name in self._notes]
         removed = []
-        for found in self._cache.stale_packages(out, written, read):
+        project = _project(self._options)
+        for found in self._cache.stale_packages(out, written, read, project):
             path = out / found.name  # as the user spells the folder
             try:
                 path.unlink()
@@ -165,8 +167,8 @@ class Packages:
                 self.removal_failed = True
                 self._report.warn(
                     Location(path, 1),
-                    f"cannot remove the package of a deck that has no cards now: "
-                    f"{error.strerror}",
+                    "cannot remove a package of an earlier build that this build "
+                    f"does not write: {error.strerror}",
                     "delete it by hand before importing the folder into Anki",
                 )
                 continue
@@ -216,8 +218,17 @@ class Packages:
         self._staged[name] = written
         if cache is not None:
             sources = [note.location.path for note in group]
-            cache.remember_package(path, key, written, sources)
+            cache.remember_package(path, key, written, sources, _project(self._options))
         self._tick()
+
+
+def _project(options: Options) -> Path:
+    """Return the folder of the project a build's card folders belong to: builds of
+    other projects into the same output folder leave its packages alone."""
+    from deckbuilder.sources import project_root
+
+    first = options.cards[0] if options.cards else Path()
+    return project_root(first / "file") or Path(os.getcwd())
 
 
 def package_names(

@@ -1293,6 +1293,56 @@ def test_another_projects_build_into_the_same_folder_keeps_these_packages(
     assert {name: packages(out)[name] for name in first} == first
 
 
+def test_another_project_reading_the_same_card_file_keeps_these_packages(
+    tmp_path: Path,
+) -> None:
+    # The second project reads the first one's cards/lang folder as a card folder
+    # of its own, so the same card file is deck `lang::es` there and `es` here.
+    out = tmp_path / "shared"
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        (project / "cards").mkdir(parents=True)
+        (project / ".git").mkdir()
+    (first / "cards" / "lang").mkdir()
+    (first / "cards" / "lang" / "es.md").write_text("## Qes?\n\nA.\n")
+    (second / "cards" / "mine.md").write_text("## Mine?\n\nA.\n")
+    lang = first / "cards" / "lang"
+    pipeline.build(
+        [first / "cards"],
+        options(out, cards=(first / "cards",), deck_folders=(first / "cards",)),
+    )
+    before = packages(out)
+    folders = (second / "cards", lang)
+
+    report = pipeline.build(
+        list(folders), options(out, cards=folders, deck_folders=folders)
+    )
+
+    assert sorted(before) == ["lang.es.apkg"]
+    assert report.removed == []
+    assert sorted(packages(out)) == ["es.apkg", "lang.es.apkg", "mine.apkg"]
+    assert packages(out)["lang.es.apkg"] == before["lang.es.apkg"]
+
+
+def test_a_bundle_named_in_other_case_is_not_taken_for_an_old_one(
+    cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a file system that ignores case: both names are one file.
+    out = tmp_path / "out"
+    pipeline.build([cards], options(out, cards=(cards,), bundle="all"))
+    samefile = os.path.samefile
+    monkeypatch.setattr(
+        os.path,
+        "samefile",
+        lambda a, b: str(a).lower() == str(b).lower() or samefile(a, b),
+    )
+
+    report = pipeline.build([cards], options(out, cards=(cards,), bundle="All"))
+
+    assert report.removed == []
+    assert (out / "All.apkg").exists()
+
+
 def test_a_package_that_could_not_be_removed_is_tried_again(
     cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1313,8 +1363,8 @@ def test_a_package_that_could_not_be_removed_is_tried_again(
 
     assert [d.message for d in refused.warnings] == [
         'unknown code language "klingon"',
-        "cannot remove the package of a deck that has no cards now: "
-        "Operation not permitted",
+        "cannot remove a package of an earlier build that this build does not "
+        "write: Operation not permitted",
     ]
     assert refused.removed == []
     assert again.removed == [str(out / "other.apkg")]
