@@ -460,16 +460,16 @@ class BuildCache:
         """
         done = {os.path.realpath(path) for path in written}
         seen = {os.path.realpath(path) for path in read}
+        home, owner = os.path.realpath(folder), _place(project)
         stale = []
         for name, entry in self._packages.items():
             path = Path(name)
             if (
-                not path.is_absolute()
+                not isinstance(entry, dict)
+                or entry.get("project") != owner
+                or not path.is_absolute()
+                or os.path.realpath(path.parent) != home
                 or os.path.realpath(path) in done
-                or os.path.realpath(path.parent) != os.path.realpath(folder)
-                or not isinstance(entry, dict)
-                or entry.get("project") != _place(project)
-                or _same_file(path, written)
             ):
                 continue
             digest, sources = entry.get("digest"), entry.get("sources")
@@ -483,7 +483,8 @@ class BuildCache:
                 not os.path.exists(source) or os.path.realpath(source) in seen
                 for source in sources
             ):
-                if file_digest(path) == digest:
+                # Asked last, of the few left: it looks at every package written.
+                if not _same_file(path, written) and file_digest(path) == digest:
                     stale.append(path)
         return stale
 

@@ -94,6 +94,7 @@ class Packages:
         self._staged: dict[str, Path | None] = {}
         self._css = css
         self._created = _missing_folder(options.out)
+        self._project = _project(options)
         self.removal_failed = False
         """Whether a package found stale could not be removed: the next build
         must try again, not replay this one's report."""
@@ -158,8 +159,7 @@ class Packages:
         out = self._options.out
         written = [out / f"{name}.apkg" for name in self._notes]
         removed = []
-        project = _project(self._options)
-        for found in self._cache.stale_packages(out, written, read, project):
+        for found in self._cache.stale_packages(out, written, read, self._project):
             path = out / found.name  # as the user spells the folder
             try:
                 path.unlink()
@@ -218,7 +218,7 @@ class Packages:
         self._staged[name] = written
         if cache is not None:
             sources = [note.location.path for note in group]
-            cache.remember_package(path, key, written, sources, _project(self._options))
+            cache.remember_package(path, key, written, sources, self._project)
         self._tick()
 
 

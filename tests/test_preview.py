@@ -736,14 +736,19 @@ def test_a_deck_imported_from_anki_is_previewed_with_its_note_types(
     assert run("preview").exit_code == 0
 
     page = (project / "build" / "preview" / "spanish.html").read_text()
-    cards = {label.split(" · ", 1)[1]: sides for label, sides in sections(page).items()}
+    cards = {
+        label.split(" · ", 1)[1]: sides for label, sides in sections(page).items()
+    }
     box = '<input id="typeans" type="text" placeholder="type the answer">'
     assert cards == {
         "Basic (and reversed card) · Card 1": (
             "perro",
             "perro\n\n<hr id=answer>\n\ndog",
         ),
-        "Basic (and reversed card) · Card 2": ("dog", "dog\n\n<hr id=answer>\n\nperro"),
+        "Basic (and reversed card) · Card 2": (
+            "dog",
+            "dog\n\n<hr id=answer>\n\nperro",
+        ),
         "Basic (type in the answer) · Card 1": (
             f"2 + 2 =\n\n{box}",
             '2 + 2 =\n\n<hr id=answer>\n\n<code id="typeans">4</code>',
