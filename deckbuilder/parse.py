@@ -12,6 +12,7 @@ from deckbuilder.deckcss import read_deck_css
 from deckbuilder.errors import SourceError
 from deckbuilder.fences import Fence, fenced_line_mask, find_fences, split_info
 from deckbuilder.frontmatter import key_line, read_front_matter
+from deckbuilder.layout import layout_warnings
 from deckbuilder.metadata import (
     deck_name,
     merge_tags,
@@ -47,16 +48,6 @@ _METADATA_START = re.compile(
     rf"^\s*<!--\s*(?:{'|'.join(_METADATA_KEYS)})\s*:", re.IGNORECASE
 )
 """The start of card metadata, for metadata written wrong."""
-_NEAR_HEADING = re.compile(r"^ {0,3}(?:> ?)*##[^#\s]")
-"""`##` and text without a space: not a card, but Python-Markdown makes it a heading
-(in a quote too)."""
-_HTML_BLOCK = re.compile(r"^ {0,3}<(?P<tag>[A-Za-z][\w-]*)")
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote details dialog div dl fieldset figure footer "
-    "form header main nav ol p pre section table ul script style textarea".split()
-)
-"""Tags that start a block Python-Markdown passes through as it is."""
-_KEY_LINE = re.compile(r"^[A-Za-z][\w-]*[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -140,29 +131,6 @@ def _refuse_control_characters(text: str, path: Path) -> None:
     )
 
 
-def _raw_lines(lines: list[str], start: int) -> list[bool]:
-    """Tell, for each line from `start`, whether Markdown passes it through as it is:
-    inside an HTML comment, a block-level HTML element (to its closing tag) or `$$`
-    display math. An approximation, for warnings only."""
-    raw = [False] * len(lines)
-    closing = ""  # what ends the raw region the line is in, if it is in one
-    for index in range(start, len(lines)):
-        line = lines[index]
-        if closing:
-            raw[index] = True
-            if closing in line.lower():
-                closing = ""
-        elif "<!--" in line and "-->" not in line.split("<!--", 1)[1]:
-            raw[index], closing = True, "-->"
-        elif line.count("$$") % 2:
-            raw[index], closing = True, "$$"
-        elif (block := _HTML_BLOCK.match(line)) and block["tag"].lower() in _BLOCK_TAGS:
-            end = f"</{block['tag'].lower()}"
-            raw[index] = True
-            closing = "" if end in line.lower() else end
-    return raw
-
-
 class _FileParser:
     def __init__(
         self,
@@ -216,7 +184,9 @@ class _FileParser:
         return Location(self.path, key_line(self.lines, self.front_end, key))
 
     def parse(self, body_start: int, headings: list[int]) -> Parsed:
-        self._check_layout(body_start)
+        self.diagnostics += layout_warnings(
+            self.path, self.lines, self.in_fence, body_start
+        )
         preamble_end = headings[0] if headings else len(self.lines)
         ends = [*headings[1:], len(self.lines)] if headings else []
         cards = tuple(
@@ -246,42 +216,6 @@ class _FileParser:
             preamble_blocks=self._blocks(body_start, preamble_end, preamble=True),
         )
         return Parsed(file, tuple(self.diagnostics))
-
-    def _check_layout(self, body_start: int) -> None:
-        """Warn of lines that look like front matter or a card and are neither."""
-        lines = self.lines
-        first = next((i for i, line in enumerate(lines) if line.strip()), None)
-        if (
-            body_start == 0
-            and first
-            and lines[first].rstrip() == "---"
-            and first + 1 < len(lines)
-            and _KEY_LINE.match(lines[first + 1])
-        ):
-            self._error(
-                SourceError(
-                    "front matter must start on the file's first line; this is read "
-                    "as text",
-                    Location(self.path, first + 1),
-                    "delete the blank lines above `---`",
-                ),
-                Severity.WARNING,
-            )
-        raw = _raw_lines(lines, body_start)
-        for index in range(body_start, len(lines)):
-            if self.in_fence[index] or raw[index]:
-                continue
-            if _NEAR_HEADING.match(lines[index]):
-                self._error(
-                    SourceError(
-                        "`##` without a space after it does not start a card "
-                        "(Python-Markdown shows it as a heading)",
-                        Location(self.path, index + 1),
-                        "write `## ` with a space to start a card, or `\\##` for "
-                        "the characters themselves",
-                    ),
-                    Severity.WARNING,
-                )
 
     def _card(self, start: int, end: int) -> Card | None:
         heading = _HEADING.match(self.lines[start])
