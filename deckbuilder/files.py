@@ -50,7 +50,10 @@ def stage(path: Path, write: Callable[[Path], object], *, tidy: bool = True) -> 
         if tidy:
             remove_abandoned(path.parent, path.name)
         prefix = f".{path.name}.{os.getpid()}."
-        handle, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
+        # Resolved here, as mkstemp makes the folder absolute by its text: `..`
+        # after a symbolic link would lead elsewhere than it does for the file.
+        folder = os.path.realpath(path.parent)
+        handle, name = tempfile.mkstemp(prefix=prefix, dir=folder)
         os.close(handle)
     except OSError as error:
         raise OutputError(

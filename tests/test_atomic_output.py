@@ -393,3 +393,23 @@ def test_workers_end_with_a_build_killed_under_them(tmp_path: Path) -> None:
     while any(map(_alive, workers)) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(map(_alive, workers))
+
+
+def test_an_output_folder_named_through_a_link_and_dotdot_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `cards/..` is the linked folder's parent for the system, not the project.
+    real = tmp_path / "elsewhere"
+    (real / "cards").mkdir(parents=True)
+    (real / "build").mkdir()
+    (real / "cards" / "deck.md").write_text("## Q?\n\nA.\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "cards").symlink_to(real / "cards")
+    monkeypatch.chdir(project)
+
+    report = build([Path("cards")], Options(out=Path("cards/../build")))
+
+    assert report.errors == []
+    assert [p.name for p in (real / "build").glob("*.apkg")] == ["deck.apkg"]
+    assert not (project / "build").exists()
