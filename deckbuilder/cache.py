@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 FOLDER = ".deckbuilder-cache"
 """The cache's folder inside the output folder."""
-FORMAT = 6
+FORMAT = 7
 """Version of the file's layout; a file of another layout is replaced."""
 BATCH = 500
 """Notes written at a time."""
@@ -198,10 +198,12 @@ class BuildCache:
             now = project_root(Path(folder, "file"))
             if (str(now) if now is not None else None) != root:
                 return None
-        deck, css = entry["deck"], entry["css"]
-        if type(deck) is not str or type(css) is not str:
-            raise TypeError("deck or stylesheet")
-        cards = tuple(card_summary(path, deck, css, row) for row in entry["cards"])
+        deck, css, deck_line = entry["deck"], entry["css"], entry["deck_line"]
+        if type(deck) is not str or type(css) is not str or type(deck_line) is not int:
+            raise TypeError("deck, its line or stylesheet")
+        cards = tuple(
+            card_summary(path, deck, css, row, deck_line) for row in entry["cards"]
+        )
         diagnostics = decode_diagnostics(entry["diagnostics"])
         # Cards whose notes are not all in the cache must be rendered, which takes
         # the parsed cards.
@@ -230,6 +232,7 @@ class BuildCache:
         entry = {
             "roots": read.roots,
             "deck": parsed.file.deck,
+            "deck_line": cards[0].deck_line if cards else 0,
             # Every card of a file has the file's deck and stylesheet.
             "css": cards[0].css if cards else "",
             "cards": [
@@ -245,6 +248,7 @@ class BuildCache:
                     card.has_question,
                     card.has_answer,
                     card.is_complete,
+                    list(card.tag_lines),
                 ]
                 for card, key in zip(cards, keys, strict=True)
             ],

@@ -103,12 +103,20 @@ def encode_diagnostic(diagnostic: Diagnostic) -> list[object]:
     ]
 
 
-def card_summary(path: Path, deck: str, css: str, row: list[Any]) -> CardSummary:
+def card_summary(
+    path: Path, deck: str, css: str, row: list[Any], deck_line: int = 0
+) -> CardSummary:
     """Return the summary of a card from a cached file's row."""
     (key, line, tags, note_type, explicit_id, card_id, title, question) = row[:8]
-    flags = row[8:]
+    flags, tag_lines = row[8:-1], row[-1]
     if not isinstance(tags, list):
         raise TypeError(f"{tags!r} are not tags")
+    if (
+        not isinstance(tag_lines, list)
+        or len(tag_lines) != len(tags)
+        or not all(type(number) is int for number in tag_lines)
+    ):
+        raise TypeError(f"{tag_lines!r} are not the lines of tags")
     texts = (key, note_type, card_id, title, question, *tags)
     if (
         not all(type(text) is str for text in texts)
@@ -133,6 +141,8 @@ def card_summary(path: Path, deck: str, css: str, row: list[Any]) -> CardSummary
         is_complete=is_complete,
         css=css,
         key=key,
+        deck_line=deck_line,
+        tag_lines=tuple(tag_lines),
     )
 
 

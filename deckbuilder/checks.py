@@ -33,6 +33,10 @@ class Checked(Protocol):
     def has_answer(self) -> bool: ...
     @property
     def is_complete(self) -> bool: ...
+    @property
+    def deck_line(self) -> int: ...
+    @property
+    def tag_lines(self) -> tuple[int, ...]: ...
 
 
 C = TypeVar("C", bound=Checked)
@@ -143,9 +147,9 @@ def _check_deck_spelling(cards: Sequence[Checked], report: Report) -> None:
         if first.deck != card.deck and card.deck not in reported:
             reported.add(card.deck)
             report.error(
-                card.location,
+                _deck_place(card),
                 f'deck "{card.deck}" differs from deck "{first.deck}" only in case',
-                f"Anki treats them as one deck; spell it as at {first.location}",
+                f"Anki treats them as one deck; spell it as at {_deck_place(first)}",
             )
 
 
@@ -153,20 +157,38 @@ def _check_tag_spelling(cards: Sequence[Checked], report: Report) -> None:
     # Anki compares tags without case, parents too: once `ml::gans` is in the
     # collection, `ML::GANs::tf1` is stored as `ml::gans::tf1`. Tags that spell one
     # tag or parent in two ways would not come out as written.
-    seen: dict[str, tuple[str, Checked]] = {}
+    seen: dict[str, tuple[str, Location]] = {}
     reported: set[str] = set()
     for card in cards:
-        for tag in card.tags:
+        for index, tag in enumerate(card.tags):
+            place = _tag_place(card, index)
             parts = tag.split("::")
             for end in range(1, len(parts) + 1):
                 prefix = "::".join(parts[:end])
-                spelled, first = seen.setdefault(prefix.casefold(), (prefix, card))
+                spelled, first = seen.setdefault(prefix.casefold(), (prefix, place))
                 if spelled != prefix and tag not in reported:
                     reported.add(tag)
                     report.error(
-                        card.location,
+                        place,
                         f'tag "{tag}" spells "{spelled}" as "{prefix}"',
                         f"Anki compares tags without case and keeps the spelling "
-                        f"at {first.location}; spell them alike",
+                        f"at {first}; spell them alike",
                     )
                     break
+
+
+def _deck_place(card: Checked) -> Location:
+    """Return where the deck of `card` is written: its front matter's `deck` line,
+    or the card itself when its path names the deck."""
+    if card.deck_line:
+        return Location(card.location.path, card.deck_line)
+    return card.location
+
+
+def _tag_place(card: Checked, index: int) -> Location:
+    """Return where the tag at `index` of `card` is written (front matter or the
+    card's metadata), or the card itself if that is not known."""
+    lines = card.tag_lines
+    if index < len(lines) and lines[index] > 1:
+        return Location(card.location.path, lines[index])
+    return card.location

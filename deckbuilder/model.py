@@ -95,6 +95,13 @@ class Card:
     """The Anki note type file the card names, if any; else deckbuilder's own."""
     fields: tuple[Field, ...] = ()
     """Further fields of an Anki note type, after the question and the answer."""
+    deck_line: int = dataclasses.field(default=0, repr=False, compare=False)
+    """Line of the front matter's `deck`; 0 when the path names the deck. For
+    messages only, so not part of the card's key (its `repr`)."""
+    tag_lines: tuple[int, ...] = dataclasses.field(
+        default=(), repr=False, compare=False
+    )
+    """The line each tag is written on (front matter or metadata), for messages."""
 
     @property
     def id(self) -> str:
@@ -221,6 +228,8 @@ class CardSummary:
     css: str
     key: str
     """The cache key of the card's note."""
+    deck_line: int = 0
+    tag_lines: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,9 @@ class _FileParser:
         self.diagnostics: list[Diagnostic] = []
         where = Location(path, key_line(lines, front_end, "deck"))
         self.deck = deck_name(settings.get("deck", default_deck), where)
+        self.deck_line = where.line if "deck" in settings else 0
         self.tags = read_tags(settings.get("tags"), self._at_key("tags"))
+        self._tags_line = self._at_key("tags").line
         self.note_type = read_note_type(
             settings.get("type", NOTE_TYPES[0]), self._at_key("type")
         )
@@ -267,12 +269,14 @@ class _FileParser:
                 note_type = read_note_type(written, where)
             else:
                 note_type = "cloze" if anki_note_type.cloze else NOTE_TYPES[0]
+            own_tags = read_tags(metadata.get("tags"), where)
+            tags = merge_tags(self.tags, own_tags)
             return Card(
                 location=location,
                 question=question,
                 answer=answer,
                 deck=self.deck,
-                tags=merge_tags(self.tags, read_tags(metadata.get("tags"), where)),
+                tags=tags,
                 note_type=note_type,
                 explicit_id=self._explicit_id(metadata, where),
                 guid=read_guid(metadata.get("guid"), where),
@@ -285,6 +289,10 @@ class _FileParser:
                 + module_names(metadata.get("setup"), location, "setup"),
                 metadata_line=metadata_line,
                 css=self.css,
+                deck_line=self.deck_line,
+                tag_lines=tuple(
+                    self._tags_line if tag in self.tags else where.line for tag in tags
+                ),
             )
         except SourceError as error:
             self._error(error)

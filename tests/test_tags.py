@@ -103,10 +103,11 @@ def test_tags_spelling_one_tag_two_ways_are_an_error(
 
     report = build([Path("cards")], Options(source_date_epoch=1))
 
+    # Each place is the line the tag is written on.
     [error] = report.errors
     assert str(error) == (
-        f"cards/b.md:1:1: error: {message} (Anki compares tags without case and "
-        "keeps the spelling at cards/a.md:5:1; spell them alike)"
+        f"cards/b.md:2:1: error: {message} (Anki compares tags without case and "
+        "keeps the spelling at cards/a.md:2:1; spell them alike)"
     )
 
 
