@@ -442,21 +442,23 @@ def test_strict_check_json_has_the_error_and_exit_code_one(project: Path) -> Non
     }
 
 
+NOWHERE = {
+    "path": None,
+    "line": None,
+    "column": None,
+    "severity": "error",
+    "message": "no such file or folder: nowhere",
+    "remedy": "pass card files or folders that hold them, e.g. cards/",
+}
+"""The JSON problem of `nowhere`, a card folder that does not exist."""
+
+
 def test_json_failure_without_a_place_is_still_one_document(project: Path) -> None:
     code, document, stderr = run_json("check", "nowhere")
 
     assert code == 1
     assert stderr == ""
-    assert document["problems"] == [
-        {
-            "path": None,
-            "line": None,
-            "column": None,
-            "severity": "error",
-            "message": "no such file or folder: nowhere",
-            "remedy": "pass card files or folders that hold them, e.g. cards/",
-        }
-    ]
+    assert document["problems"] == [NOWHERE]
     assert document["summary"] == {
         "decks": 0,
         "cards": 0,
@@ -495,16 +497,4 @@ def test_ids_json_that_failed_has_the_same_keys(project: Path) -> None:
 
     assert code == 1
     assert stderr == ""
-    assert document == {
-        "problems": [
-            {
-                "path": None,
-                "line": None,
-                "column": None,
-                "severity": "error",
-                "message": "no such file or folder: nowhere",
-                "remedy": "pass card files or folders that hold them, e.g. cards/",
-            }
-        ],
-        "written": {},
-    }
+    assert document == {"problems": [NOWHERE], "written": {}}
