@@ -43,9 +43,8 @@ def _walk(top: Path) -> list[Path]:
     # folder also linked to is read by its real path, which names its deck.
     files: list[Path] = []
     seen: set[str] = set()
-    links = _walk_folders(top, files, seen, follow=False)
-    while links:
-        links = _walk_folders(links.pop(0), files, seen, follow=True) + links
+    for link in _walk_folders(top, files, seen, follow=False):
+        _walk_folders(link, files, seen, follow=True)
     return sorted(files)
 
 
